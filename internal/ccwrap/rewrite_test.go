@@ -1,0 +1,201 @@
+package ccwrap
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+var zigConfig = Config{
+	Dialect:          Zig,
+	CC:               []string{"zig", "cc", "-target", "x86_64-linux-musl"},
+	CXX:              []string{"zig", "c++", "-target", "x86_64-linux-musl"},
+	AR:               []string{"zig", "ar"},
+	RANLIB:           []string{"zig", "ranlib"},
+	LinkFlags:        []string{"-Wl,--build-id=sha1"},
+	HostPathsForeign: true,
+}
+
+var gccContainerConfig = Config{
+	Dialect: GCC,
+	CC:      []string{"cc"},
+	CXX:     []string{"c++"},
+	AR:      []string{"ar"},
+	RANLIB:  []string{"ranlib"},
+}
+
+// ruleCases has one case per row of compilerRules and linkerRules, keyed by the row's flag.
+var ruleCases = map[string]struct {
+	config   Config
+	args     []string
+	wantArgs []string // what remains of args, compile-only so no link flags are added
+	warns    bool
+}{
+	"-march=native":         {zigConfig, []string{"-c", "-march=native", "a.c"}, []string{"-c", "a.c"}, true},
+	"--target=TRIPLE":       {zigConfig, []string{"-c", "--target=x86_64-pc-linux-gnu", "a.c"}, []string{"-c", "a.c"}, false},
+	"-target TRIPLE":        {zigConfig, []string{"-c", "-target", "x86_64-pc-linux-gnu", "a.c"}, []string{"-c", "a.c"}, false},
+	"-m32/-m64":             {zigConfig, []string{"-c", "-m64", "a.c"}, []string{"-c", "a.c"}, false},
+	"-lgcc_s":               {zigConfig, []string{"-c", "a.c", "-lgcc_s", "-lgcc"}, []string{"-c", "a.c"}, false},
+	"-latomic":              {zigConfig, []string{"-c", "a.c", "-latomic"}, []string{"-c", "a.c"}, false},
+	"-lssp_nonshared":       {zigConfig, []string{"-c", "a.c", "-lssp_nonshared"}, []string{"-c", "a.c"}, false},
+	"-static-libgcc":        {zigConfig, []string{"-c", "a.c", "-static-libgcc", "-static-libstdc++"}, []string{"-c", "a.c"}, false},
+	"-fuse-ld=LINKER":       {zigConfig, []string{"-c", "a.c", "-fuse-ld=gold"}, []string{"-c", "a.c"}, false},
+	"-static-pie":           {zigConfig, []string{"-c", "a.c", "-static-pie"}, []string{"-c", "a.c"}, false},
+	"-pie":                  {zigConfig, []string{"-c", "a.c", "-pie"}, []string{"-c", "a.c"}, false},
+	"-I/usr/include":        {zigConfig, []string{"-c", "-I/usr/include", "-I", "/usr/include/x86_64-linux-gnu", "-Iinclude", "-I", "gen", "a.c"}, []string{"-c", "-Iinclude", "-I", "gen", "a.c"}, true},
+	"-isystem /usr/include": {zigConfig, []string{"-c", "-isystem", "/usr/local/include", "-isystem", "vendor", "a.c"}, []string{"-c", "-isystem", "vendor", "a.c"}, true},
+	"-L/usr/lib":            {zigConfig, []string{"-c", "a.c", "-L/usr/lib/x86_64-linux-gnu", "-Lbuild"}, []string{"-c", "a.c", "-Lbuild"}, true},
+	"-rpath-link DIR":       {zigConfig, []string{"-c", "a.c", "-Wl,-rpath-link,/usr/lib", "-Wl,-rpath-link=/x,-O1"}, []string{"-c", "a.c", "-Wl,-O1"}, false},
+	"--enable-new-dtags":    {zigConfig, []string{"-c", "a.c", "-Wl,--enable-new-dtags,--as-needed"}, []string{"-c", "a.c", "-Wl,--as-needed"}, false},
+	"-Bsymbolic-functions":  {zigConfig, []string{"-c", "a.c", "-Wl,-Bsymbolic-functions"}, []string{"-c", "a.c"}, false},
+	"-Bdynamic":             {zigConfig, []string{"-c", "a.c", "-Wl,-Bdynamic", "-lz"}, []string{"-c", "a.c", "-lz"}, false},
+	"-dynamic-linker PATH":  {zigConfig, []string{"-c", "a.c", "-Wl,-dynamic-linker,/lib/ld.so"}, []string{"-c", "a.c"}, false},
+	"--dynamic-linker=PATH": {zigConfig, []string{"-c", "a.c", "-Wl,--dynamic-linker=/lib/ld.so"}, []string{"-c", "a.c"}, false},
+	"-Map FILE":             {zigConfig, []string{"-c", "a.c", "-Wl,-Map,out.map", "-Xlinker", "-Map=x.map"}, []string{"-c", "a.c"}, false},
+	"--icf=MODE":            {zigConfig, []string{"-c", "a.c", "-Wl,--icf=all"}, []string{"-c", "a.c"}, false},
+	"--warn-common":         {zigConfig, []string{"-c", "a.c", "-Wl,--warn-common,--fatal-warnings"}, []string{"-c", "a.c"}, false},
+	"--exclude-libs LIBS":   {zigConfig, []string{"-c", "a.c", "-Wl,--exclude-libs,ALL"}, []string{"-c", "a.c"}, false},
+}
+
+func TestEveryRuleHasACase(t *testing.T) {
+	for _, rules := range [][]rule{compilerRules, linkerRules} {
+		for _, r := range rules {
+			if _, ok := ruleCases[r.flag]; !ok {
+				t.Errorf("rule %q has no case in ruleCases", r.flag)
+			}
+		}
+	}
+}
+
+func TestRuleCases(t *testing.T) {
+	for name, tc := range ruleCases {
+		t.Run(name, func(t *testing.T) {
+			got, warnings, err := tc.config.Command(CC, tc.args)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := append(append([]string(nil), tc.config.CC...), tc.wantArgs...)
+			if diff := cmp.Diff(want, got); diff != "" {
+				t.Errorf("rewrite of %q (-want +got):\n%s", tc.args, diff)
+			}
+			if (len(warnings) > 0) != tc.warns {
+				t.Errorf("warnings = %q, want some: %v", warnings, tc.warns)
+			}
+		})
+	}
+}
+
+func TestRulesLimitedToTheirToolchain(t *testing.T) {
+	// Inside a container the image's gcc accepts these and /usr/include is musl's own.
+	args := []string{"-c", "-I/usr/include", "-Wl,-rpath-link,/usr/lib", "-lgcc", "a.c"}
+	got, _, err := gccContainerConfig.Command(CC, args)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(append([]string{"cc"}, args...), got); diff != "" {
+		t.Errorf("(-want +got):\n%s", diff)
+	}
+}
+
+func TestLinkFlags(t *testing.T) {
+	tests := []struct {
+		name   string
+		config Config
+		args   []string
+		want   []string
+	}{
+		{"link adds static, stack size and the toolchain's flags", zigConfig,
+			[]string{"a.o", "-o", "a"},
+			[]string{"a.o", "-o", "a", "-static", fmt.Sprintf("-Wl,-z,stack-size=%d", 8<<20), "-Wl,--build-id=sha1"}},
+		{"the project's own stack size wins", zigConfig,
+			[]string{"a.o", "-Wl,-z,stack-size=65536", "-o", "a"},
+			[]string{"a.o", "-Wl,-z,stack-size=65536", "-o", "a", "-static", "-Wl,--build-id=sha1"}},
+		{"compile only adds nothing", zigConfig,
+			[]string{"-c", "a.c", "-o", "a.o"},
+			[]string{"-c", "a.c", "-o", "a.o"}},
+		{"shared library is left alone", zigConfig,
+			[]string{"-shared", "a.o", "-o", "liba.so"},
+			[]string{"-shared", "a.o", "-o", "liba.so"}},
+		{"pie compiles position-independent and links static-pie", withPIE(zigConfig),
+			[]string{"a.c", "-pie", "-o", "a"},
+			[]string{"-fPIE", "a.c", "-pie", "-o", "a", "-static", "-pie", fmt.Sprintf("-Wl,-z,stack-size=%d", 8<<20), "-Wl,--build-id=sha1"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, _, err := tt.config.Command(CC, tt.args)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(append(append([]string(nil), tt.config.CC...), tt.want...), got); diff != "" {
+				t.Errorf("(-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func withPIE(c Config) Config {
+	c.PIE = true
+	return c
+}
+
+func TestQueriesPassThrough(t *testing.T) {
+	for _, args := range [][]string{{"--version"}, {"-print-search-dirs"}, {"-dumpmachine"}, {"-v"}, {}} {
+		got, _, err := zigConfig.Command(CXX, args)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if diff := cmp.Diff(append(append([]string(nil), zigConfig.CXX...), args...), got); diff != "" {
+			t.Errorf("%q (-want +got):\n%s", args, diff)
+		}
+	}
+}
+
+func TestCompileFlagsComeFirst(t *testing.T) {
+	c := zigConfig
+	c.CompileFlags = []string{"-ffile-prefix-map=/src=."}
+	got, _, err := c.Command(CC, []string{"-c", "a.c"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"zig", "cc", "-target", "x86_64-linux-musl", "-ffile-prefix-map=/src=.", "-c", "a.c"}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("(-want +got):\n%s", diff)
+	}
+}
+
+func TestNoCXX(t *testing.T) {
+	c := Config{Dialect: GCC, CC: []string{"musl-gcc"}, NoCXX: "musl-gcc has no C++ compiler; use --toolchain zig"}
+	_, _, err := c.Command(CXX, []string{"-c", "a.cc"})
+	if err == nil || !strings.Contains(err.Error(), "--toolchain zig") {
+		t.Errorf("err = %v, want the NoCXX message", err)
+	}
+	if _, _, err := c.Command(CC, []string{"-c", "a.c"}); err != nil {
+		t.Errorf("cc: %v", err)
+	}
+}
+
+func TestArchiverPassThrough(t *testing.T) {
+	got, _, err := zigConfig.Command(AR, []string{"qc", "libx.a", "a.o"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff([]string{"zig", "ar", "qc", "libx.a", "a.o"}, got); diff != "" {
+		t.Errorf("(-want +got):\n%s", diff)
+	}
+}
+
+func TestSaveLoad(t *testing.T) {
+	path := t.TempDir() + "/wrap.json"
+	if err := zigConfig.Save(path); err != nil {
+		t.Fatal(err)
+	}
+	got, err := Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(zigConfig, got); diff != "" {
+		t.Errorf("(-want +got):\n%s", diff)
+	}
+}
