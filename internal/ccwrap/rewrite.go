@@ -160,6 +160,16 @@ func applies(rules []rule, c Config, arg string) (*rule, bool) {
 	return nil, false
 }
 
+// Answer returns what portabin says itself, without running the toolchain, for questions whose
+// true answer the build system would misread. Meson asks the compiler for its linker's version
+// and knows no "zig ld"; zig 0.11 links ELF files with LLD, so it is told so.
+func (c Config) Answer(tool Tool, args []string) (string, bool) {
+	if c.Dialect != Zig || (tool != CC && tool != CXX) || !hasArg(args, "-Wl,--version") {
+		return "", false
+	}
+	return "LLD 16.0.6 (zig ld, compatible with GNU linkers)\n", true
+}
+
 // Command returns the command line that replaces `tool args...`, and warnings for the user.
 func (c Config) Command(tool Tool, args []string) ([]string, []string, error) {
 	switch tool {
@@ -258,6 +268,10 @@ func (c Config) linkFlags(args []string) []string {
 	}
 	var flags []string
 	switch {
+	case !c.PIE && c.Dialect == Zig:
+		// zig links a PIE whenever -fPIE is on the link line, which projects and
+		// distribution hardening flags put there.
+		flags = []string{"-static", "-fno-PIE"}
 	case !c.PIE:
 		flags = []string{"-static"}
 	case c.Dialect == Zig:

@@ -108,10 +108,10 @@ func TestLinkFlags(t *testing.T) {
 	}{
 		{"link adds static, stack size and the toolchain's flags", zigConfig,
 			[]string{"a.o", "-o", "a"},
-			[]string{"a.o", "-o", "a", "-static", fmt.Sprintf("-Wl,-z,stack-size=%d", 8<<20), "-Wl,--build-id=sha1"}},
+			[]string{"a.o", "-o", "a", "-static", "-fno-PIE", fmt.Sprintf("-Wl,-z,stack-size=%d", 8<<20), "-Wl,--build-id=sha1"}},
 		{"the project's own stack size wins", zigConfig,
 			[]string{"a.o", "-Wl,-z,stack-size=65536", "-o", "a"},
-			[]string{"a.o", "-Wl,-z,stack-size=65536", "-o", "a", "-static", "-Wl,--build-id=sha1"}},
+			[]string{"a.o", "-Wl,-z,stack-size=65536", "-o", "a", "-static", "-fno-PIE", "-Wl,--build-id=sha1"}},
 		{"compile only adds nothing", zigConfig,
 			[]string{"-c", "a.c", "-o", "a.o"},
 			[]string{"-c", "a.c", "-o", "a.o"}},
@@ -120,10 +120,10 @@ func TestLinkFlags(t *testing.T) {
 			[]string{"-shared", "a.o", "-o", "liba.so"}},
 		{"link without -O gets the default optimisation", withLinkOpt(zigConfig),
 			[]string{"a.o", "-o", "a"},
-			[]string{"a.o", "-o", "a", "-static", "-O2", fmt.Sprintf("-Wl,-z,stack-size=%d", 8<<20), "-Wl,--build-id=sha1"}},
+			[]string{"a.o", "-o", "a", "-static", "-fno-PIE", "-O2", fmt.Sprintf("-Wl,-z,stack-size=%d", 8<<20), "-Wl,--build-id=sha1"}},
 		{"link with -O keeps its own", withLinkOpt(zigConfig),
 			[]string{"-Os", "a.o", "-o", "a"},
-			[]string{"-Os", "a.o", "-o", "a", "-static", fmt.Sprintf("-Wl,-z,stack-size=%d", 8<<20), "-Wl,--build-id=sha1"}},
+			[]string{"-Os", "a.o", "-o", "a", "-static", "-fno-PIE", fmt.Sprintf("-Wl,-z,stack-size=%d", 8<<20), "-Wl,--build-id=sha1"}},
 		{"pie compiles position-independent and links static-pie", withPIE(zigConfig),
 			[]string{"a.c", "-pie", "-o", "a"},
 			[]string{"-fPIE", "a.c", "-pie", "-o", "a", "-static", "-pie", fmt.Sprintf("-Wl,-z,stack-size=%d", 8<<20), "-Wl,--build-id=sha1"}},
@@ -211,5 +211,18 @@ func TestSaveLoad(t *testing.T) {
 	}
 	if diff := cmp.Diff(zigConfig, got); diff != "" {
 		t.Errorf("(-want +got):\n%s", diff)
+	}
+}
+
+func TestLinkerVersionAnswer(t *testing.T) {
+	got, ok := zigConfig.Answer(CC, []string{"-Wl,--version"})
+	if !ok || !strings.HasPrefix(got, "LLD ") {
+		t.Errorf("Answer = %q, %v; want an LLD version line", got, ok)
+	}
+	if _, ok := gccContainerConfig.Answer(CC, []string{"-Wl,--version"}); ok {
+		t.Error("gcc's own answer must not be replaced")
+	}
+	if _, ok := zigConfig.Answer(CC, []string{"-c", "a.c"}); ok {
+		t.Error("a compile is not a question")
 	}
 }

@@ -60,6 +60,10 @@ func runWrapper(ctx context.Context, tool ccwrap.Tool, args []string, stderr io.
 		fmt.Fprintf(stderr, "portabin: %v\n", err)
 		return 2
 	}
+	if answer, ok := cfg.Answer(tool, args); ok {
+		fmt.Fprint(os.Stdout, answer)
+		return 0
+	}
 	argv, warnings, err := cfg.Command(tool, args)
 	if err != nil {
 		fmt.Fprintf(stderr, "portabin: %v\n", err)
