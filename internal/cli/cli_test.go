@@ -13,6 +13,7 @@ import (
 	"runtime"
 	"sort"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/rogpeppe/go-internal/testscript"
@@ -94,9 +95,10 @@ func TestScripts(t *testing.T) {
 			return false, fmt.Errorf("unknown condition %q", cond)
 		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
-			"elf":       cmdELF,
-			"treehash":  cmdTreeHash,
-			"debuglink": cmdDebuglink,
+			"elf":          cmdELF,
+			"treehash":     cmdTreeHash,
+			"debuglink":    cmdDebuglink,
+			"builderimage": cmdBuilderImage,
 		},
 	})
 }
@@ -219,4 +221,28 @@ func copyTree(src, dst string) error {
 		}
 		return out.Close()
 	})
+}
+
+var builderImage struct {
+	once sync.Once
+	name string
+	err  error
+}
+
+// builderimage makes (once, cached outside the checkout) the local container image the
+// container toolchain is tested with, and sets $IMAGE to its name.
+func cmdBuilderImage(ts *testscript.TestScript, neg bool, args []string) {
+	builderImage.once.Do(func() {
+		cmd := exec.Command("bash", filepath.Join(repoRoot, "scripts", "test-builder-image.sh"))
+		var stderr strings.Builder
+		cmd.Stderr = &stderr
+		out, err := cmd.Output()
+		if err != nil {
+			builderImage.err = fmt.Errorf("%v\n%s", err, stderr.String())
+			return
+		}
+		builderImage.name = strings.TrimSpace(string(out))
+	})
+	ts.Check(builderImage.err)
+	ts.Setenv("IMAGE", builderImage.name)
 }
