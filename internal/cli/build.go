@@ -50,6 +50,9 @@ written to. Every executable is verified static before it reaches dist/.`,
   portabin build --toolchain container --image alpine:3.20 .`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if cmd.Flags().Changed("release") && f.debug {
+				return uerr.Usage("give one of them; --release is the default", "--release and --debug exclude each other")
+			}
 			dir := "."
 			if len(args) == 1 {
 				dir = args[0]
@@ -79,7 +82,6 @@ written to. Every executable is verified static before it reaches dist/.`,
 	fl.StringVar(&f.zigSource, "zig-source", "", "where a missing zig comes from: auto, official, npm, or a URL (default $PORTABIN_ZIG_SOURCE or auto)")
 	fl.StringVar(&f.engine, "engine", "", "container engine for --toolchain container: podman or docker (default: detected)")
 	fl.StringVar(&f.image, "image", "", "builder image for --toolchain container (default: alpine with build-base, cmake, meson)")
-	cmd.MarkFlagsMutuallyExclusive("release", "debug")
 	return cmd
 }
 

@@ -31,6 +31,10 @@ func VerifyStatic(info *Info, want target.Target) error {
 	case info.Linking == Dynamic:
 		e := uerr.Failed("", "dist would get a dynamic executable: %s needs %s", name, needs(info))
 		e.Hint = "the project forces dynamic linking (look for -shared, -Wl,-Bdynamic, -rdynamic or -ldl in its build files)"
+		if strings.Contains(info.Interp, "ld-linux") {
+			// glibc's loader: portabin's compilers never produce that, the host's did.
+			e.Hint = "it was linked by the host's compiler, not portabin's: look for a hard-coded gcc or cc instead of $(CC) in the build files"
+		}
 		return e
 	}
 	return nil

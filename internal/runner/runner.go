@@ -11,6 +11,8 @@ import (
 	"os/exec"
 	"strings"
 	"sync"
+	"syscall"
+	"time"
 
 	"github.com/portabin/portabin/internal/uerr"
 )
@@ -44,7 +46,22 @@ func (h Host) Run(ctx context.Context, c Cmd) error {
 	cmd := exec.CommandContext(ctx, c.Args[0], c.Args[1:]...)
 	cmd.Dir = c.Dir
 	cmd.Env = append(os.Environ(), c.Env...)
+	KillGroupOnCancel(cmd)
 	return RunCaptured(ctx, cmd, h.Stream)
+}
+
+// KillGroupOnCancel makes a cancelled cmd end with everything it started: build systems run
+// make, shells and compilers below them, which would otherwise go on building (and hold the
+// output pipe open) after portabin gave up. cmd must come from exec.CommandContext.
+func KillGroupOnCancel(cmd *exec.Cmd) {
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.Cancel = func() error {
+		pgid := -cmd.Process.Pid
+		err := syscall.Kill(pgid, syscall.SIGTERM)
+		time.AfterFunc(2*time.Second, func() { syscall.Kill(pgid, syscall.SIGKILL) })
+		return err
+	}
+	cmd.WaitDelay = 5 * time.Second
 }
 
 // RunCaptured runs cmd, tees its combined output to stream (if any) and attaches it to the error.

