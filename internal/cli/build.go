@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -141,13 +142,22 @@ func printResults(w io.Writer, results []build.Result, asJSON bool) error {
 		enc.SetIndent("", "  ")
 		return enc.Encode(map[string]any{"builds": results})
 	}
+	wd, _ := os.Getwd()
 	for _, r := range results {
 		for _, out := range r.Outputs {
-			fmt.Fprintln(w, out.Path)
+			fmt.Fprintln(w, relative(wd, out.Path))
 			if out.DebugPath != "" {
-				fmt.Fprintln(w, out.DebugPath)
+				fmt.Fprintln(w, relative(wd, out.DebugPath))
 			}
 		}
 	}
 	return nil
+}
+
+// relative shortens paths below the current folder, as people type them.
+func relative(wd, path string) string {
+	if rel, err := filepath.Rel(wd, path); err == nil && wd != "" && !strings.HasPrefix(rel, "..") {
+		return rel
+	}
+	return path
 }
