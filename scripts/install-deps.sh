@@ -24,6 +24,9 @@ if [ "${1:-demo}" = test ]; then
   want debootstrap debootstrap
   want objcopy binutils
   want gcc gcc
+  want strace strace
+  want scanelf pax-utils
+  [ -f /usr/share/man/man2/syscalls.2.gz ] || [ -f /usr/share/man/man2/syscalls.2 ] || need+=(manpages-dev)
 fi
 
 if [ ${#need[@]} -eq 0 ]; then
