@@ -2,6 +2,9 @@ package ccwrap
 
 import (
 	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
 	"strings"
 )
 
@@ -24,8 +27,9 @@ const stackSize = 8 << 20
 type action int
 
 const (
-	drop     action = iota // remove silently: the toolchain rejects it or it is meaningless for static musl
-	dropWarn               // remove and tell the user: the result would otherwise not be what they think
+	drop       action = iota // remove silently: the toolchain rejects it or it is meaningless for static musl
+	dropWarn                 // remove and tell the user: the result would otherwise not be what they think
+	linkInputs               // replace a shared library by what it was linked from, as the wrapper recorded it
 )
 
 // rule rewrites one kind of argument. Compiler rules see driver arguments; linker rules see the
@@ -36,9 +40,11 @@ type rule struct {
 	// match reports whether arg is this rule's; value says the flag takes the next argument too.
 	match func(arg string) (ok, value bool)
 	// when limits the rule to some configurations; nil means always.
-	when   func(Config) bool
-	action action
-	why    string
+	when func(Config) bool
+	// exeLink limits the rule to commands that link an executable.
+	exeLink bool
+	action  action
+	why     string
 }
 
 func exact(names ...string) func(string) (bool, bool) {
@@ -66,6 +72,80 @@ func withValue(name string) func(string) (bool, bool) {
 	}
 }
 
+// sharedLibrary matches a shared library named by its path, libNAME.so or libNAME.so.VERSION.
+var sharedLibrary = regexp.MustCompile(`^lib[^/]*\.so(\.[0-9]+)*$`)
+
+// inputsSuffix names the file that the wrapper writes beside each shared library it links: the
+// library's own link inputs, one a line, which executables then link instead of the library.
+const inputsSuffix = ".portabin-inputs"
+
+// recordedInputs returns the link inputs recorded for the shared library at path.
+func recordedInputs(path string) ([]string, bool) {
+	if !sharedLibrary.MatchString(filepath.Base(path)) {
+		return nil, false
+	}
+	if real, err := filepath.EvalSymlinks(path); err == nil {
+		path = real // libz.so -> libz.so.1 -> libz.so.1.2.13, the file that was linked
+	}
+	data, err := os.ReadFile(path + inputsSuffix)
+	if err != nil {
+		return nil, false
+	}
+	return strings.Fields(string(data)), true
+}
+
+func hasRecordedInputs(arg string) (bool, bool) {
+	_, ok := recordedInputs(arg)
+	return ok, false
+}
+
+// recordInputs writes the inputs of a shared-library link (args after rewriting) beside its
+// output, with paths made absolute: executables link from other folders.
+func recordInputs(args []string) error {
+	var out string
+	var inputs []string
+	abs := func(path string) string {
+		if p, err := filepath.Abs(path); err == nil {
+			return p
+		}
+		return path
+	}
+	for i := 0; i < len(args); i++ {
+		arg := args[i]
+		switch {
+		case arg == "-o" && i+1 < len(args):
+			i++
+			out = args[i]
+		case takesValue(arg):
+			i++
+		case arg == "-L" && i+1 < len(args):
+			i++
+			inputs = append(inputs, "-L"+abs(args[i]))
+		case strings.HasPrefix(arg, "-L"):
+			inputs = append(inputs, "-L"+abs(arg[2:]))
+		case strings.HasPrefix(arg, "-l"), arg == "-pthread":
+			inputs = append(inputs, arg)
+		case isSource(arg):
+			return nil // compiled on the way: there are no objects to record
+		case strings.HasPrefix(arg, "-"):
+		default:
+			if nested, ok := recordedInputs(arg); ok {
+				inputs = append(inputs, nested...)
+			} else {
+				inputs = append(inputs, abs(arg))
+			}
+		}
+	}
+	if out == "" || !sharedLibrary.MatchString(filepath.Base(out)) {
+		return nil
+	}
+	record := out + inputsSuffix
+	if err := os.WriteFile(record+".tmp", []byte(strings.Join(inputs, "\n")+"\n"), 0o644); err != nil {
+		return fmt.Errorf("recording the inputs of %s: %w", out, err)
+	}
+	return os.Rename(record+".tmp", record)
+}
+
 func isZig(c Config) bool       { return c.Dialect == Zig }
 func notPIE(c Config) bool      { return !c.PIE }
 func foreignHost(c Config) bool { return c.HostPathsForeign }
@@ -78,6 +158,17 @@ func hostDir(dir string) bool {
 		}
 	}
 	return false
+}
+
+func orMatch(matches ...func(string) (bool, bool)) func(string) (bool, bool) {
+	return func(arg string) (bool, bool) {
+		for _, m := range matches {
+			if ok, value := m(arg); ok {
+				return true, value
+			}
+		}
+		return false, false
+	}
 }
 
 func hostPathFlag(flag string) func(string) (bool, bool) {
@@ -114,6 +205,13 @@ var compilerRules = []rule{
 		why: "zig ignores it; portabin links static-pie itself when --pie is given"},
 	{flag: "-pie", match: exact("-pie"), when: notPIE, action: drop,
 		why: "portabin links plain static executables unless --pie is given (distribution hardening flags add -pie)"},
+	{flag: "-rdynamic", match: exact("-rdynamic", "-export-dynamic"), action: drop,
+		why: "a static executable has no dynamic loader to export symbols to; zig's linker would give it a dynamic section " +
+			"(CMake adds -rdynamic to every executable of projects that predate policy CMP0065, zlib's among them)"},
+	{flag: "libNAME.so", match: hasRecordedInputs, exeLink: true, action: linkInputs,
+		why: "projects that always build a shared library (zlib's CMake and configure) link their own programs " +
+			"with it by path; the objects it was linked from keep them static (a static archive beside it may " +
+			"not be built yet)"},
 	{flag: "-I/usr/include", match: hostPathFlag("-I"), when: foreignHost, action: dropWarn,
 		why: "the host's headers belong to its own C library, not musl"},
 	{flag: "-isystem /usr/include", match: hostPathFlag("-isystem"), when: foreignHost, action: dropWarn,
@@ -126,6 +224,11 @@ var compilerRules = []rule{
 var linkerRules = []rule{
 	{flag: "-rpath-link DIR", match: withValue("-rpath-link"), when: isZig, action: drop,
 		why: "zig's linker rejects it, and a static link has no shared libraries to resolve"},
+	{flag: "-rpath DIR", match: orMatch(withValue("-rpath"), withValue("--rpath")), exeLink: true, action: drop,
+		why: "a static executable has no dynamic loader to search it; zig's linker would give it a dynamic section " +
+			"(CMake and libtool add the build folder's run path)"},
+	{flag: "--export-dynamic", match: exact("--export-dynamic", "-export-dynamic", "-E"), action: drop,
+		why: "a static executable has no dynamic loader to export symbols to; zig's linker would give it a dynamic section"},
 	{flag: "--enable-new-dtags", match: exact("--enable-new-dtags", "--disable-new-dtags"), when: isZig, action: drop,
 		why: "zig's linker rejects it; a static executable has no dynamic tags"},
 	{flag: "-Bsymbolic-functions", match: exact("-Bsymbolic-functions", "--dynamic-list-data"), when: isZig, action: drop,
@@ -146,11 +249,12 @@ var linkerRules = []rule{
 		why: "zig's linker rejects it; it only matters for shared libraries"},
 }
 
-// applies returns the first rule of rules that matches arg under c.
-func applies(rules []rule, c Config, arg string) (*rule, bool) {
+// applies returns the first rule of rules that matches arg under c, in a command that links an
+// executable if exeLink.
+func applies(rules []rule, c Config, exeLink bool, arg string) (*rule, bool) {
 	for i := range rules {
 		r := &rules[i]
-		if r.when != nil && !r.when(c) {
+		if (r.when != nil && !r.when(c)) || (r.exeLink && !exeLink) {
 			continue
 		}
 		if ok, value := r.match(arg); ok {
@@ -171,10 +275,12 @@ func (c Config) Answer(tool Tool, args []string) (string, bool) {
 }
 
 // Command returns the command line that replaces `tool args...`, and warnings for the user.
+// A command that links a shared library also records the library's inputs beside it, for the
+// executables that link it later.
 func (c Config) Command(tool Tool, args []string) ([]string, []string, error) {
 	switch tool {
 	case AR:
-		return join(c.AR, args), nil, nil
+		return join(c.AR, arOperation(args)), nil, nil
 	case RANLIB:
 		return join(c.RANLIB, args), nil, nil
 	case CC, CXX:
@@ -191,6 +297,9 @@ func (c Config) Command(tool Tool, args []string) ([]string, []string, error) {
 	if queryOnly(args) {
 		return join(driver, args), nil, nil
 	}
+	if sources := compiledSources(args); c.Dialect == Zig && len(sources) > 1 {
+		return c.eachSource(tool, args, sources)
+	}
 	kept, warnings := c.rewrite(args)
 	out := join(driver, c.CompileFlags)
 	if c.PIE {
@@ -200,29 +309,181 @@ func (c Config) Command(tool Tool, args []string) ([]string, []string, error) {
 	if links(args) {
 		out = append(out, c.linkFlags(args)...)
 	}
+	if links(args) && hasArg(args, "-shared") {
+		if err := recordInputs(kept); err != nil {
+			return nil, nil, err
+		}
+	}
+	if c.Dialect == Zig && discardsOutput(out) {
+		return discardOutput(out), warnings, nil
+	}
 	return out, warnings, nil
 }
 
+// devNull is where probes that only want the exit status send the output.
+const devNull = "/dev/null"
+
+func discardsOutput(args []string) bool {
+	for i, arg := range args {
+		if arg == "-o"+devNull || (arg == "-o" && i+1 < len(args) && args[i+1] == devNull) {
+			return true
+		}
+	}
+	return false
+}
+
+// discardOutput runs a command that writes to /dev/null with a temporary output instead: zig
+// 0.11 ignores -o /dev/null and writes a.out (or NAME.o, NAME.s) into the current folder, where
+// a probe's a.out looks like one of the project's executables and a probe's foo.o replaces the
+// project's own (zstd's Makefiles probe so).
+func discardOutput(cmd []string) []string {
+	quoted := make([]string, 0, len(cmd))
+	for i, arg := range cmd {
+		switch {
+		case arg == "-o"+devNull:
+			quoted = append(quoted, `-o"$d/out"`)
+		case arg == devNull && i > 0 && cmd[i-1] == "-o":
+			quoted = append(quoted, `"$d/out"`)
+		default:
+			quoted = append(quoted, shellQuote(arg))
+		}
+	}
+	return []string{"/bin/sh", "-c", `d=$(mktemp -d) || exit; ` + strings.Join(quoted, " ") + `; s=$?; rm -rf "$d"; exit $s`}
+}
+
+// arOperation gives back the operation of an ar command whose Makefile wrote it into AR itself
+// (Lua's `AR= ar rcu`): portabin's AR replaces the whole variable, and then the archive comes
+// first, where the operation belongs.
+func arOperation(args []string) []string {
+	if len(args) > 0 && strings.HasSuffix(args[0], ".a") {
+		return append([]string{"rc"}, args...)
+	}
+	return args
+}
+
+// eachSource runs a compile of several sources as one command per source: zig 0.11 writes
+// `-c a.c b.c` as a single a.o that holds both, where gcc and clang write a.o and b.o (lz4's
+// Makefile compiles so, and then links a.o and b.o: every symbol of b.c twice).
+func (c Config) eachSource(tool Tool, args []string, sources map[int]bool) ([]string, []string, error) {
+	var script, warnings []string
+	for i := range args {
+		if !sources[i] {
+			continue
+		}
+		var one []string
+		for j, arg := range args {
+			if !sources[j] || j == i {
+				one = append(one, arg)
+			}
+		}
+		cmd, w, err := c.Command(tool, one)
+		if err != nil {
+			return nil, nil, err
+		}
+		if len(warnings) == 0 {
+			warnings = w // the same for every source
+		}
+		quoted := make([]string, len(cmd))
+		for j, arg := range cmd {
+			quoted[j] = shellQuote(arg)
+		}
+		script = append(script, strings.Join(quoted, " "))
+	}
+	return []string{"/bin/sh", "-c", strings.Join(script, " && ")}, warnings, nil
+}
+
+// sourceSuffixes are the files a driver compiles, as opposed to objects and libraries it links.
+var sourceSuffixes = []string{".c", ".cc", ".cp", ".cpp", ".cxx", ".c++", ".C", ".CPP", ".m", ".mm", ".s", ".S", ".sx", ".i", ".ii"}
+
+// compiledSources returns the positions of the source files of a command that compiles each to
+// an object file of its own (-c without -o).
+func compiledSources(args []string) map[int]bool {
+	if !hasArg(args, "-c") || hasArg(args, "-o") {
+		return nil
+	}
+	sources := map[int]bool{}
+	for i, arg := range args {
+		if strings.HasPrefix(arg, "-") || (i > 0 && takesValue(args[i-1])) {
+			continue
+		}
+		if isSource(arg) {
+			sources[i] = true
+		}
+	}
+	return sources
+}
+
+func isSource(path string) bool {
+	for _, suffix := range sourceSuffixes {
+		if strings.HasSuffix(path, suffix) {
+			return true
+		}
+	}
+	return false
+}
+
+// takesValue reports a driver flag whose value is the next argument, never a file to compile or link.
+func takesValue(flag string) bool {
+	switch flag {
+	case "-o", "-I", "-D", "-U", "-x", "-include", "-imacros", "-isystem", "-iquote", "-idirafter",
+		"-MF", "-MT", "-MQ", "-Xclang", "-Xpreprocessor", "-Xassembler", "-Xlinker", "-z", "-u", "-e", "-T",
+		"-target", "--sysroot", "-arch":
+		return true
+	}
+	return false
+}
+
+func shellQuote(s string) string {
+	if s != "" && strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_=+,./:@%") == "" {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}
+
 func (c Config) rewrite(args []string) (kept, warnings []string) {
+	exeLink := links(args) && !hasArg(args, "-shared")
+	// linkerValue is set when a dropped linker flag's value comes in the next -Wl, or -Xlinker
+	// argument, the way libtool writes them: -Wl,-rpath -Wl,DIR.
+	linkerValue := false
 	for i := 0; i < len(args); i++ {
 		arg := args[i]
 		if linkerArgs, ok := splitLinkerArg(arg); ok {
-			parts := c.rewriteLinker(linkerArgs, &warnings)
+			if linkerValue {
+				linkerArgs, linkerValue = linkerArgs[1:], false
+			}
+			var parts []string
+			parts, linkerValue = c.rewriteLinker(linkerArgs, exeLink, &warnings)
 			if len(parts) > 0 {
 				kept = append(kept, "-Wl,"+strings.Join(parts, ","))
 			}
 			continue
 		}
 		if arg == "-Xlinker" && i+1 < len(args) {
-			if parts := c.rewriteLinker([]string{args[i+1]}, &warnings); len(parts) > 0 {
-				kept = append(kept, arg, args[i+1])
+			i++
+			if linkerValue {
+				linkerValue = false
+				continue
 			}
+			var parts []string
+			if parts, linkerValue = c.rewriteLinker([]string{args[i]}, exeLink, &warnings); len(parts) > 0 {
+				kept = append(kept, arg, args[i])
+			}
+			continue
+		}
+		linkerValue = false
+		if arg == "-o" && i+1 < len(args) {
+			kept = append(kept, arg, args[i+1]) // the output is never a rule's, whatever its name
 			i++
 			continue
 		}
-		r, value := applies(compilerRules, c, arg)
+		r, value := applies(compilerRules, c, exeLink, arg)
 		if r == nil {
 			kept = append(kept, arg)
+			continue
+		}
+		if r.action == linkInputs {
+			inputs, _ := recordedInputs(arg)
+			kept = append(kept, inputs...)
 			continue
 		}
 		dropped := arg
@@ -241,24 +502,29 @@ func (c Config) rewrite(args []string) (kept, warnings []string) {
 	return kept, warnings
 }
 
-func (c Config) rewriteLinker(parts []string, warnings *[]string) []string {
-	var kept []string
+// rewriteLinker rewrites the parts of one -Wl, or -Xlinker argument. needsValue says that the
+// last part was a dropped flag whose value is still to come.
+func (c Config) rewriteLinker(parts []string, exeLink bool, warnings *[]string) (kept []string, needsValue bool) {
 	for i := 0; i < len(parts); i++ {
-		r, value := applies(linkerRules, c, parts[i])
+		r, value := applies(linkerRules, c, exeLink, parts[i])
 		if r == nil {
 			kept = append(kept, parts[i])
 			continue
 		}
 		dropped := parts[i]
-		if value && i+1 < len(parts) {
-			i++
-			dropped += " " + parts[i]
+		if value {
+			if i+1 == len(parts) {
+				needsValue = true
+			} else {
+				i++
+				dropped += " " + parts[i]
+			}
 		}
 		if r.action == dropWarn {
 			*warnings = append(*warnings, fmt.Sprintf("dropped -Wl,%s: %s", dropped, r.why))
 		}
 	}
-	return kept
+	return kept, needsValue
 }
 
 // linkFlags are added to every command that links an executable.

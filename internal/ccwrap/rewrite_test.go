@@ -2,6 +2,7 @@ package ccwrap
 
 import (
 	"fmt"
+	"os"
 	"strings"
 	"testing"
 
@@ -30,24 +31,32 @@ var gccContainerConfig = Config{
 var ruleCases = map[string]struct {
 	config   Config
 	args     []string
-	wantArgs []string // what remains of args, compile-only so no link flags are added
+	wantArgs []string // what remains of args; link flags are added to the commands that link
 	warns    bool
 }{
-	"-march=native":         {zigConfig, []string{"-c", "-march=native", "a.c"}, []string{"-c", "a.c"}, true},
-	"--target=TRIPLE":       {zigConfig, []string{"-c", "--target=x86_64-pc-linux-gnu", "a.c"}, []string{"-c", "a.c"}, false},
-	"-target TRIPLE":        {zigConfig, []string{"-c", "-target", "x86_64-pc-linux-gnu", "a.c"}, []string{"-c", "a.c"}, false},
-	"-m32/-m64":             {zigConfig, []string{"-c", "-m64", "a.c"}, []string{"-c", "a.c"}, false},
-	"-lgcc_s":               {zigConfig, []string{"-c", "a.c", "-lgcc_s", "-lgcc"}, []string{"-c", "a.c"}, false},
-	"-latomic":              {zigConfig, []string{"-c", "a.c", "-latomic"}, []string{"-c", "a.c"}, false},
-	"-lssp_nonshared":       {zigConfig, []string{"-c", "a.c", "-lssp_nonshared"}, []string{"-c", "a.c"}, false},
-	"-static-libgcc":        {zigConfig, []string{"-c", "a.c", "-static-libgcc", "-static-libstdc++"}, []string{"-c", "a.c"}, false},
-	"-fuse-ld=LINKER":       {zigConfig, []string{"-c", "a.c", "-fuse-ld=gold"}, []string{"-c", "a.c"}, false},
-	"-static-pie":           {zigConfig, []string{"-c", "a.c", "-static-pie"}, []string{"-c", "a.c"}, false},
-	"-pie":                  {zigConfig, []string{"-c", "a.c", "-pie"}, []string{"-c", "a.c"}, false},
+	"-march=native":   {zigConfig, []string{"-c", "-march=native", "a.c"}, []string{"-c", "a.c"}, true},
+	"--target=TRIPLE": {zigConfig, []string{"-c", "--target=x86_64-pc-linux-gnu", "a.c"}, []string{"-c", "a.c"}, false},
+	"-target TRIPLE":  {zigConfig, []string{"-c", "-target", "x86_64-pc-linux-gnu", "a.c"}, []string{"-c", "a.c"}, false},
+	"-m32/-m64":       {zigConfig, []string{"-c", "-m64", "a.c"}, []string{"-c", "a.c"}, false},
+	"-lgcc_s":         {zigConfig, []string{"-c", "a.c", "-lgcc_s", "-lgcc"}, []string{"-c", "a.c"}, false},
+	"-latomic":        {zigConfig, []string{"-c", "a.c", "-latomic"}, []string{"-c", "a.c"}, false},
+	"-lssp_nonshared": {zigConfig, []string{"-c", "a.c", "-lssp_nonshared"}, []string{"-c", "a.c"}, false},
+	"-static-libgcc":  {zigConfig, []string{"-c", "a.c", "-static-libgcc", "-static-libstdc++"}, []string{"-c", "a.c"}, false},
+	"-fuse-ld=LINKER": {zigConfig, []string{"-c", "a.c", "-fuse-ld=gold"}, []string{"-c", "a.c"}, false},
+	"-static-pie":     {zigConfig, []string{"-c", "a.c", "-static-pie"}, []string{"-c", "a.c"}, false},
+	"-pie":            {zigConfig, []string{"-c", "a.c", "-pie"}, []string{"-c", "a.c"}, false},
+	"-rdynamic":       {zigConfig, []string{"-c", "a.c", "-rdynamic"}, []string{"-c", "a.c"}, false},
+	// testdata holds the inputs the wrapper recorded when it linked libz.so.1.2.13.
+	"libNAME.so": {zigConfig, []string{"example.o", "-o", "example", "testdata/libz.so.1.2.13", "testdata/libnone.so", "-lm"},
+		[]string{"example.o", "-o", "example", "/build/adler32.o", "/build/zutil.o", "-L/build/deps", "-ldep",
+			"testdata/libnone.so", "-lm"}, false},
 	"-I/usr/include":        {zigConfig, []string{"-c", "-I/usr/include", "-I", "/usr/include/x86_64-linux-gnu", "-Iinclude", "-I", "gen", "a.c"}, []string{"-c", "-Iinclude", "-I", "gen", "a.c"}, true},
 	"-isystem /usr/include": {zigConfig, []string{"-c", "-isystem", "/usr/local/include", "-isystem", "vendor", "a.c"}, []string{"-c", "-isystem", "vendor", "a.c"}, true},
 	"-L/usr/lib":            {zigConfig, []string{"-c", "a.c", "-L/usr/lib/x86_64-linux-gnu", "-Lbuild"}, []string{"-c", "a.c", "-Lbuild"}, true},
 	"-rpath-link DIR":       {zigConfig, []string{"-c", "a.c", "-Wl,-rpath-link,/usr/lib", "-Wl,-rpath-link=/x,-O1"}, []string{"-c", "a.c", "-Wl,-O1"}, false},
+	"-rpath DIR": {zigConfig, []string{"a.o", "-o", "a", "-Wl,-rpath,/build:/lib", "-Wl,-rpath", "-Wl,/build", "-Xlinker", "--rpath=/x", "-Xlinker", "-rpath", "-Xlinker", "/y", "-Wl,--as-needed"},
+		[]string{"a.o", "-o", "a", "-Wl,--as-needed"}, false},
+	"--export-dynamic":      {zigConfig, []string{"-c", "a.c", "-Wl,--export-dynamic", "-Wl,-E,-O1"}, []string{"-c", "a.c", "-Wl,-O1"}, false},
 	"--enable-new-dtags":    {zigConfig, []string{"-c", "a.c", "-Wl,--enable-new-dtags,--as-needed"}, []string{"-c", "a.c", "-Wl,--as-needed"}, false},
 	"-Bsymbolic-functions":  {zigConfig, []string{"-c", "a.c", "-Wl,-Bsymbolic-functions"}, []string{"-c", "a.c"}, false},
 	"-Bdynamic":             {zigConfig, []string{"-c", "a.c", "-Wl,-Bdynamic", "-lz"}, []string{"-c", "a.c", "-lz"}, false},
@@ -77,6 +86,9 @@ func TestRuleCases(t *testing.T) {
 				t.Fatal(err)
 			}
 			want := append(append([]string(nil), tc.config.CC...), tc.wantArgs...)
+			if links(tc.args) {
+				want = append(want, tc.config.linkFlags(tc.args)...)
+			}
 			if diff := cmp.Diff(want, got); diff != "" {
 				t.Errorf("rewrite of %q (-want +got):\n%s", tc.args, diff)
 			}
@@ -133,6 +145,7 @@ func TestLinkFlags(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			t.Chdir(t.TempDir()) // a shared-library link records its inputs beside the library
 			got, _, err := tt.config.Command(CC, tt.args)
 			if err != nil {
 				t.Fatal(err)
@@ -190,13 +203,25 @@ func TestNoCXX(t *testing.T) {
 	}
 }
 
-func TestArchiverPassThrough(t *testing.T) {
-	got, _, err := zigConfig.Command(AR, []string{"qc", "libx.a", "a.o"})
-	if err != nil {
-		t.Fatal(err)
+func TestArchiver(t *testing.T) {
+	tests := []struct {
+		name       string
+		args, want []string
+	}{
+		{"passes through", []string{"qc", "libx.a", "a.o"}, []string{"zig", "ar", "qc", "libx.a", "a.o"}},
+		{"questions pass through", []string{"--version"}, []string{"zig", "ar", "--version"}},
+		{"a lost operation comes back", []string{"liblua.a", "lapi.o", "lcode.o"}, []string{"zig", "ar", "rc", "liblua.a", "lapi.o", "lcode.o"}},
 	}
-	if diff := cmp.Diff([]string{"zig", "ar", "qc", "libx.a", "a.o"}, got); diff != "" {
-		t.Errorf("(-want +got):\n%s", diff)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, _, err := zigConfig.Command(AR, tt.args)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(tt.want, got); diff != "" {
+				t.Errorf("(-want +got):\n%s", diff)
+			}
+		})
 	}
 }
 
@@ -224,5 +249,100 @@ func TestLinkerVersionAnswer(t *testing.T) {
 	}
 	if _, ok := zigConfig.Answer(CC, []string{"-c", "a.c"}); ok {
 		t.Error("a compile is not a question")
+	}
+}
+
+func TestExecutableLinkRulesSpareSharedLibraries(t *testing.T) {
+	// A shared library the project insists on building keeps its run path and its own libraries;
+	// it cannot reach dist/ anyway.
+	t.Chdir(t.TempDir())
+	args := []string{"-shared", "a.o", "-o", "libfoo.so.1", "-Wl,-rpath,/build", "libbar.so.1"}
+	got, _, err := zigConfig.Command(CC, args)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(append(append([]string(nil), zigConfig.CC...), args...), got); diff != "" {
+		t.Errorf("(-want +got):\n%s", diff)
+	}
+}
+
+func TestSeveralSourcesCompileOneByOne(t *testing.T) {
+	tests := []struct {
+		name   string
+		config Config
+		args   []string
+		want   []string
+	}{
+		{"zig compiles each source alone", zigConfig,
+			[]string{"-O2", "-DX=a b", "-c", "a.c", "-include", "pre.c", "dir/b.cc", "-march=native"},
+			[]string{"/bin/sh", "-c", "zig cc -target x86_64-linux-musl -O2 '-DX=a b' -c a.c -include pre.c && " +
+				"zig cc -target x86_64-linux-musl -O2 '-DX=a b' -c -include pre.c dir/b.cc"}},
+		{"one source is one command", zigConfig,
+			[]string{"-c", "a.c"},
+			[]string{"zig", "cc", "-target", "x86_64-linux-musl", "-c", "a.c"}},
+		{"an output file means a single object", zigConfig,
+			[]string{"-c", "a.c", "b.c", "-o", "ab.o"},
+			[]string{"zig", "cc", "-target", "x86_64-linux-musl", "-c", "a.c", "b.c", "-o", "ab.o"}},
+		{"gcc writes an object per source itself", gccContainerConfig,
+			[]string{"-c", "a.c", "b.c"},
+			[]string{"cc", "-c", "a.c", "b.c"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, _, err := tt.config.Command(CC, tt.args)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(tt.want, got); diff != "" {
+				t.Errorf("(-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func TestSharedLibraryInputsReachExecutables(t *testing.T) {
+	dir := t.TempDir()
+	t.Chdir(dir)
+	_, _, err := zigConfig.Command(CC, []string{"-fPIC", "-D", "FOO", "-shared", "-Xlinker", "-soname", "-Xlinker", "libfoo.so.1",
+		"-o", "libfoo.so.1.0", "a.o", "sub/b.o", "-L", "dep", "-lbar", "-L/usr/lib/x86_64-linux-gnu"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// What the link itself would have written.
+	if err := os.WriteFile("libfoo.so.1.0", nil, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink("libfoo.so.1.0", "libfoo.so"); err != nil {
+		t.Fatal(err)
+	}
+	// A library linked straight from sources leaves no objects to link instead.
+	if _, _, err := zigConfig.Command(CC, []string{"-shared", "-o", "libsrc.so", "a.c"}); err != nil {
+		t.Fatal(err)
+	}
+	got, _, err := zigConfig.Command(CC, []string{"main.o", "-o", "main", "./libfoo.so", "libsrc.so"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	inputs := []string{"main.o", "-o", "main", dir + "/a.o", dir + "/sub/b.o", "-L" + dir + "/dep", "-lbar", "libsrc.so"}
+	want := append(append(append([]string(nil), zigConfig.CC...), inputs...), zigConfig.linkFlags(inputs)...)
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("(-want +got):\n%s", diff)
+	}
+}
+
+func TestDiscardedOutputGoesToATemporaryFile(t *testing.T) {
+	got, _, err := zigConfig.Command(CC, []string{"-Werror", "-x", "c", "-", "-o", "/dev/null"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"/bin/sh", "-c", `d=$(mktemp -d) || exit; zig cc -target x86_64-linux-musl -Werror -x c - -o "$d/out" ` +
+		fmt.Sprintf("-static -fno-PIE -Wl,-z,stack-size=%d -Wl,--build-id=sha1", 8<<20) + `; s=$?; rm -rf "$d"; exit $s`}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("(-want +got):\n%s", diff)
+	}
+	// gcc writes nothing when told /dev/null.
+	args := []string{"-c", "a.c", "-o", "/dev/null"}
+	if got, _, _ := gccContainerConfig.Command(CC, args); !cmp.Equal(got, append([]string{"cc"}, args...)) {
+		t.Errorf("gcc: got %q", got)
 	}
 }
