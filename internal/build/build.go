@@ -33,6 +33,8 @@ type Options struct {
 	Debug    bool
 	Strip    bool
 	PIE      bool
+	// Args go to the project's configure step (cmake, meson setup, ./configure) or to make.
+	Args []string
 	// Clean starts from an empty build folder.
 	Clean     bool
 	Toolchain toolchain.Toolchain
@@ -103,7 +105,7 @@ func buildTarget(ctx context.Context, o Options, kind buildsys.Kind, system buil
 		return Result{}, err
 	}
 	job := buildsys.Job{
-		Src: o.Dir, Build: buildDir, Target: t, Jobs: o.Jobs, Debug: o.Debug,
+		Src: o.Dir, Build: buildDir, Target: t, Jobs: o.Jobs, Debug: o.Debug, Args: o.Args,
 		Exclude: []string{o.Out}, Env: []string{"SOURCE_DATE_EPOCH=" + sourceDateEpoch(ctx, o.Dir)},
 		Runner: o.Toolchain.Runner(),
 	}
@@ -232,6 +234,7 @@ func verify(exes []string, t target.Target) error {
 func writeWrappers(buildDir, self string, cfg ccwrap.Config) (buildsys.Tools, error) {
 	state := filepath.Join(buildDir, ".portabin")
 	conf := filepath.Join(state, "wrap.json")
+	cfg.LinkLog = buildsys.LinkLog(buildDir)
 	if err := cfg.Save(conf); err != nil {
 		return buildsys.Tools{}, err
 	}

@@ -42,6 +42,8 @@ type Job struct {
 	Debug      bool
 	// Exclude lists folders below Src that are not part of the project (the dist folder).
 	Exclude []string
+	// Args go to the configure step as they are: cmake -D..., meson -D..., ./configure --....
+	Args []string
 	// Env is added to every command: SOURCE_DATE_EPOCH and the like.
 	Env    []string
 	Runner runner.Runner

@@ -3,15 +3,24 @@ package buildsys
 import (
 	"context"
 	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 )
 
 type cmakeSystem struct{}
 
-func (cmakeSystem) Root(j Job) string { return j.Build }
+// CMake configures from a copy of the source: some projects' CMakeLists.txt write into
+// their own source folder (zlib renames its zconf.h), and the source must stay untouched.
+func (cmakeSystem) Root(j Job) string { return cmakeDir(j) }
+
+func cmakeDir(j Job) string { return filepath.Join(j.Build, "build") }
 
 func (cmakeSystem) Build(ctx context.Context, j Job) error {
+	if err := syncCopy(j); err != nil {
+		return fmt.Errorf("copying the source to the build folder: %w", err)
+	}
+	bin := cmakeDir(j)
 	toolchainFile := filepath.Join(stateDir(j), "toolchain.cmake")
 	content := cmakeToolchainFile(j)
 	if err := WriteIfChanged(toolchainFile, content, 0o644); err != nil {
@@ -21,21 +30,25 @@ func (cmakeSystem) Build(ctx context.Context, j Job) error {
 	if j.Debug {
 		buildType = "Debug"
 	}
-	args := []string{"cmake", "-S", j.Src, "-B", j.Build, "-G", "Unix Makefiles",
+	args := []string{"cmake", "-S", copyDir(j), "-B", bin, "-G", "Unix Makefiles",
 		"-DCMAKE_TOOLCHAIN_FILE=" + toolchainFile,
 		"-DCMAKE_BUILD_TYPE=" + buildType,
 		"-DBUILD_SHARED_LIBS=OFF",
 	}
-	done, record := configured(j, filepath.Join(j.Build, "CMakeCache.txt"), append(args, content)...)
+	args = append(args, j.Args...)
+	done, record := configured(j, filepath.Join(bin, "CMakeCache.txt"), append(args, content)...)
 	if !done {
-		if err := run(ctx, j, j.Build, nil, args...); err != nil {
+		if err := os.MkdirAll(bin, 0o755); err != nil {
+			return err
+		}
+		if err := run(ctx, j, bin, nil, args...); err != nil {
 			return fmt.Errorf("configuring with cmake: %w", err)
 		}
 		if err := record(); err != nil {
 			return err
 		}
 	}
-	if err := run(ctx, j, j.Build, nil, "cmake", "--build", j.Build, "--parallel", jobsArg(j)); err != nil {
+	if err := run(ctx, j, bin, nil, "cmake", "--build", bin, "--parallel", jobsArg(j)); err != nil {
 		return fmt.Errorf("building with cmake: %w", err)
 	}
 	return nil

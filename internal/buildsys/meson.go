@@ -24,6 +24,7 @@ func (mesonSystem) Build(ctx context.Context, j Job) error {
 	}
 	args := []string{"meson", "setup", "--cross-file", crossFile, "--buildtype", buildType,
 		"--default-library", "static", "-Dprefer_static=true", "-Db_staticpic=false"}
+	args = append(args, j.Args...)
 	marker := filepath.Join(j.Build, "build.ninja")
 	done, record := configured(j, marker, append(args, content)...)
 	if !done {

@@ -2,8 +2,10 @@ package buildsys
 
 import (
 	"io/fs"
+	"os"
 	"path/filepath"
 	"sort"
+	"strings"
 
 	"github.com/portabin/portabin/internal/elfinfo"
 )
@@ -16,9 +18,31 @@ var internalDirs = map[string]bool{
 	"_CPack_Packages": true,
 }
 
-// Executables lists the executables the build of j produced, sorted by path.
+// LinkLog is the file in a build folder where portabin's compiler wrapper records every
+// executable it links.
+func LinkLog(buildDir string) string { return filepath.Join(buildDir, ".portabin", "linked") }
+
+// linked returns the executables the wrapper recorded, or nil when there is no record.
+func linked(j Job) map[string]bool {
+	data, err := os.ReadFile(LinkLog(j.Build))
+	if err != nil {
+		return nil
+	}
+	set := map[string]bool{}
+	for _, line := range strings.Split(string(data), "\n") {
+		if line != "" {
+			set[filepath.Clean(line)] = true
+		}
+	}
+	return set
+}
+
+// Executables lists the executables the build of j produced, sorted by path. Only those that
+// portabin's compilers linked count: a build also makes programs with the host's compiler
+// for its own use (code generators), and copies of its programs.
 func Executables(s System, j Job) ([]string, error) {
 	root := s.Root(j)
+	record := linked(j)
 	var exes []string
 	err := filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
 		if err != nil {
@@ -37,6 +61,9 @@ func Executables(s System, j Job) ([]string, error) {
 		if err != nil || info.Mode().Perm()&0o111 == 0 {
 			return err
 		}
+		if record != nil && !record[resolved(path)] {
+			return nil
+		}
 		ok, err := elfinfo.IsExecutable(path)
 		if err != nil || !ok || inSource(j, root, path) {
 			return nil
@@ -46,4 +73,11 @@ func Executables(s System, j Job) ([]string, error) {
 	})
 	sort.Strings(exes)
 	return exes, err
+}
+
+func resolved(path string) string {
+	if r, err := filepath.EvalSymlinks(path); err == nil {
+		return r
+	}
+	return path
 }

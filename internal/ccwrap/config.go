@@ -38,6 +38,10 @@ type Config struct {
 	// HostPathsForeign is true when the host's /usr/include and /usr/lib belong to another C
 	// library (zig, musl-gcc): flags that point there are dropped. False inside a container image.
 	HostPathsForeign bool `json:"host_paths_foreign,omitempty"`
+	// LinkLog is the file each linked executable's path is appended to, so that the build
+	// ships only what portabin's compilers linked, not programs a build made with the
+	// host's compiler for its own use.
+	LinkLog string `json:"link_log,omitempty"`
 	// NoCXX, when set, is the message c++ refuses with (a toolchain without a C++ compiler).
 	NoCXX string `json:"no_cxx,omitempty"`
 	// Env holds variables the wrapped tools need, "K=V".

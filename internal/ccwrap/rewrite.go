@@ -550,10 +550,42 @@ func (c Config) linkFlags(args []string) []string {
 	if c.LinkOpt != "" && !hasOpt(args) {
 		flags = append(flags, c.LinkOpt)
 	}
+	if c.Dialect == Zig && !asksLTO(args) {
+		// zig 0.11 turns on link-time optimisation by itself for optimised links, which gcc
+		// and clang never do: it made a one-file compile-and-link five times slower
+		// (docs/benchmarks.md) and changes what the project asked for.
+		flags = append(flags, "-fno-lto")
+	}
 	if !setsStackSize(args) {
 		flags = append(flags, fmt.Sprintf("-Wl,-z,stack-size=%d", stackSize))
 	}
 	return append(flags, c.LinkFlags...)
+}
+
+func asksLTO(args []string) bool {
+	for _, a := range args {
+		if strings.HasPrefix(a, "-flto") {
+			return true
+		}
+	}
+	return false
+}
+
+// ExecutableOutput returns the file a compiler command links into an executable, relative
+// to the command's folder, or false when it compiles, queries or links a shared library.
+func ExecutableOutput(args []string) (string, bool) {
+	if queryOnly(args) || !links(args) || hasArg(args, "-shared") || hasArg(args, "-r") {
+		return "", false
+	}
+	for i, a := range args {
+		if a == "-o" && i+1 < len(args) {
+			return args[i+1], args[i+1] != devNull
+		}
+		if out, ok := strings.CutPrefix(a, "-o"); ok && out != "" {
+			return out, out != devNull
+		}
+	}
+	return "a.out", true
 }
 
 func hasOpt(args []string) bool {

@@ -120,10 +120,10 @@ func TestLinkFlags(t *testing.T) {
 	}{
 		{"link adds static, stack size and the toolchain's flags", zigConfig,
 			[]string{"a.o", "-o", "a"},
-			[]string{"a.o", "-o", "a", "-static", "-fno-PIE", fmt.Sprintf("-Wl,-z,stack-size=%d", 8<<20), "-Wl,--build-id=sha1"}},
+			[]string{"a.o", "-o", "a", "-static", "-fno-PIE", "-fno-lto", fmt.Sprintf("-Wl,-z,stack-size=%d", 8<<20), "-Wl,--build-id=sha1"}},
 		{"the project's own stack size wins", zigConfig,
 			[]string{"a.o", "-Wl,-z,stack-size=65536", "-o", "a"},
-			[]string{"a.o", "-Wl,-z,stack-size=65536", "-o", "a", "-static", "-fno-PIE", "-Wl,--build-id=sha1"}},
+			[]string{"a.o", "-Wl,-z,stack-size=65536", "-o", "a", "-static", "-fno-PIE", "-fno-lto", "-Wl,--build-id=sha1"}},
 		{"compile only adds nothing", zigConfig,
 			[]string{"-c", "a.c", "-o", "a.o"},
 			[]string{"-c", "a.c", "-o", "a.o"}},
@@ -132,13 +132,13 @@ func TestLinkFlags(t *testing.T) {
 			[]string{"-shared", "a.o", "-o", "liba.so"}},
 		{"link without -O gets the default optimisation", withLinkOpt(zigConfig),
 			[]string{"a.o", "-o", "a"},
-			[]string{"a.o", "-o", "a", "-static", "-fno-PIE", "-O2", fmt.Sprintf("-Wl,-z,stack-size=%d", 8<<20), "-Wl,--build-id=sha1"}},
+			[]string{"a.o", "-o", "a", "-static", "-fno-PIE", "-O2", "-fno-lto", fmt.Sprintf("-Wl,-z,stack-size=%d", 8<<20), "-Wl,--build-id=sha1"}},
 		{"link with -O keeps its own", withLinkOpt(zigConfig),
 			[]string{"-Os", "a.o", "-o", "a"},
-			[]string{"-Os", "a.o", "-o", "a", "-static", "-fno-PIE", fmt.Sprintf("-Wl,-z,stack-size=%d", 8<<20), "-Wl,--build-id=sha1"}},
+			[]string{"-Os", "a.o", "-o", "a", "-static", "-fno-PIE", "-fno-lto", fmt.Sprintf("-Wl,-z,stack-size=%d", 8<<20), "-Wl,--build-id=sha1"}},
 		{"pie compiles position-independent and links static-pie", withPIE(zigConfig),
 			[]string{"a.c", "-pie", "-o", "a"},
-			[]string{"-fPIE", "a.c", "-pie", "-o", "a", "-static", "-pie", fmt.Sprintf("-Wl,-z,stack-size=%d", 8<<20), "-Wl,--build-id=sha1"}},
+			[]string{"-fPIE", "a.c", "-pie", "-o", "a", "-static", "-pie", "-fno-lto", fmt.Sprintf("-Wl,-z,stack-size=%d", 8<<20), "-Wl,--build-id=sha1"}},
 		{"gcc links static-pie with its own flag", withPIE(gccContainerConfig),
 			[]string{"a.c", "-o", "a"},
 			[]string{"-fPIE", "a.c", "-o", "a", "-static-pie", fmt.Sprintf("-Wl,-z,stack-size=%d", 8<<20)}},
@@ -336,7 +336,7 @@ func TestDiscardedOutputGoesToATemporaryFile(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := []string{"/bin/sh", "-c", `d=$(mktemp -d) || exit; zig cc -target x86_64-linux-musl -Werror -x c - -o "$d/out" ` +
-		fmt.Sprintf("-static -fno-PIE -Wl,-z,stack-size=%d -Wl,--build-id=sha1", 8<<20) + `; s=$?; rm -rf "$d"; exit $s`}
+		fmt.Sprintf("-static -fno-PIE -fno-lto -Wl,-z,stack-size=%d -Wl,--build-id=sha1", 8<<20) + `; s=$?; rm -rf "$d"; exit $s`}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("(-want +got):\n%s", diff)
 	}
@@ -344,5 +344,27 @@ func TestDiscardedOutputGoesToATemporaryFile(t *testing.T) {
 	args := []string{"-c", "a.c", "-o", "/dev/null"}
 	if got, _, _ := gccContainerConfig.Command(CC, args); !cmp.Equal(got, append([]string{"cc"}, args...)) {
 		t.Errorf("gcc: got %q", got)
+	}
+}
+
+func TestExecutableOutput(t *testing.T) {
+	tests := []struct {
+		args []string
+		want string
+		ok   bool
+	}{
+		{[]string{"a.o", "-o", "prog"}, "prog", true},
+		{[]string{"a.o", "-obin/prog"}, "bin/prog", true},
+		{[]string{"a.c"}, "a.out", true},
+		{[]string{"-c", "a.c", "-o", "a.o"}, "", false},
+		{[]string{"-shared", "a.o", "-o", "liba.so"}, "", false},
+		{[]string{"a.c", "-o", "/dev/null"}, "/dev/null", false},
+		{[]string{"--version"}, "", false},
+	}
+	for _, tt := range tests {
+		got, ok := ExecutableOutput(tt.args)
+		if got != tt.want || ok != tt.ok {
+			t.Errorf("ExecutableOutput(%q) = %q, %v; want %q, %v", tt.args, got, ok, tt.want, tt.ok)
+		}
 	}
 }

@@ -39,18 +39,27 @@ type buildFlags struct {
 func NewBuildCommand(stdout, stderr io.Writer, verbose *bool) *cobra.Command {
 	var f buildFlags
 	cmd := &cobra.Command{
-		Use:   "build [DIR]",
+		Use:   "build [DIR] [-- BUILD-SYSTEM-ARGS...]",
 		Short: "Build a C/C++ project into fully static musl executables",
 		Long: `Build the project in DIR (default: the current folder) with its own build system —
 CMake, Meson, autotools, a Makefile, or a folder of .c/.cc/.cpp files — into fully static
 executables against musl, written to dist/<target>/. The build runs out of tree: DIR is never
-written to. Every executable is verified static before it reaches dist/.`,
+written to. Every executable is verified static before it reaches dist/. Arguments after --
+go to the project's configure step (cmake -D..., meson -D..., ./configure --...) or to make.`,
 		Example: `  portabin build examples/seed
   portabin build --target x86_64 --target aarch64 ~/src/myproject
   portabin build --strip --json .
-  portabin build --toolchain container --image alpine:3.20 .`,
-		Args: cobra.MaximumNArgs(1),
+  portabin build --toolchain container --image alpine:3.20 .
+  portabin build ~/src/sqlite -- --disable-tcl`,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			var extra []string
+			if dash := cmd.ArgsLenAtDash(); dash >= 0 {
+				args, extra = args[:dash], args[dash:]
+			}
+			if len(args) > 1 {
+				return uerr.Usage("give one project folder; arguments for the build system go after --",
+					"too many arguments: %s", strings.Join(args, " "))
+			}
 			if cmd.Flags().Changed("release") && f.debug {
 				return uerr.Usage("give one of them; --release is the default", "--release and --debug exclude each other")
 			}
@@ -62,6 +71,7 @@ written to. Every executable is verified static before it reaches dist/.`,
 			if err != nil {
 				return err
 			}
+			opts.Args = extra
 			results, err := build.Run(cmd.Context(), opts)
 			if err != nil {
 				return err

@@ -82,7 +82,7 @@ func TestBadInput(t *testing.T) {
 		{name: "release and debug", project: "hello", flags: []string{"--release", "--debug"}, code: uerr.ExitUsage,
 			message: []string{"--release", "--debug"}},
 		{name: "two folders", project: "hello", flags: []string{"."}, code: uerr.ExitUsage,
-			message: []string{"at most 1"}},
+			message: []string{"too many arguments"}},
 
 		{name: "compile error", project: "compile-error", code: uerr.ExitFailed,
 			message: []string{host.Name, "failed"},

@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"syscall"
 
@@ -72,16 +73,54 @@ func runWrapper(ctx context.Context, tool ccwrap.Tool, args []string, stderr io.
 	for _, w := range warnings {
 		fmt.Fprintf(stderr, "portabin: warning: %s\n", w)
 	}
+	if err := logLink(cfg, tool, args); err != nil {
+		fmt.Fprintf(stderr, "portabin: %v\n", err)
+		return 1
+	}
 	path, err := exec.LookPath(argv[0])
 	if err != nil {
 		fmt.Fprintf(stderr, "portabin: %s: %v\n", tool, err)
 		return 127
 	}
 	env := append(os.Environ(), cfg.Env...)
-	if os.Getenv("PORTABIN_WRAP_TRACE") != "" {
-		fmt.Fprintf(stderr, "portabin: %s\n", strings.Join(argv, " "))
+	if trace := os.Getenv("PORTABIN_WRAP_TRACE"); trace != "" {
+		// A file, not stderr: configure scripts take any output on stderr for a failed check.
+		appendLine(trace, strings.Join(argv, " "))
 	}
 	err = syscall.Exec(path, argv, env)
 	fmt.Fprintf(stderr, "portabin: running %s: %v\n", path, err)
 	return 126
+}
+
+// logLink records the executable a compiler command is about to link.
+func logLink(cfg ccwrap.Config, tool ccwrap.Tool, args []string) error {
+	if cfg.LinkLog == "" || (tool != ccwrap.CC && tool != ccwrap.CXX) {
+		return nil
+	}
+	out, ok := ccwrap.ExecutableOutput(args)
+	if !ok {
+		return nil
+	}
+	abs, err := filepath.Abs(out)
+	if err != nil {
+		return err
+	}
+	// The folder exists already; resolving it makes the record match the build's scan.
+	if dir, err := filepath.EvalSymlinks(filepath.Dir(abs)); err == nil {
+		abs = filepath.Join(dir, filepath.Base(abs))
+	}
+	return appendLine(cfg.LinkLog, abs)
+}
+
+// appendLine adds one line to a file; O_APPEND keeps lines of parallel compilers whole.
+func appendLine(path, line string) error {
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return fmt.Errorf("recording the link: %w", err)
+	}
+	if _, err := f.WriteString(line + "\n"); err != nil {
+		f.Close()
+		return fmt.Errorf("recording the link: %w", err)
+	}
+	return f.Close()
 }
