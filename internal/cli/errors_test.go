@@ -429,6 +429,17 @@ func TestInterrupt(t *testing.T) {
 	if err := copyTree(filepath.Join(repoRoot, "examples", "seed"), src); err != nil {
 		t.Fatal(err)
 	}
+	// A source no earlier run compiled, so that zig's cache cannot answer at once and the
+	// build is still compiling when the signal comes.
+	mainFile := filepath.Join(src, "apps", "main.cpp")
+	f, err := os.OpenFile(mainFile, os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fmt.Fprintf(f, "// run %d\n", time.Now().UnixNano())
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
 	before := treeDigest(t, src)
 	ours := []string{work, filepath.Join(testCache, "builds", name+"-")}
 
@@ -461,9 +472,11 @@ func TestInterrupt(t *testing.T) {
 	time.Sleep(time.Second)
 	// Interrupt while the project's own source compiles: a compiler that runs below the build
 	// system, where a stop that ends only portabin's child leaves work going on.
-	compiling := filepath.Join(src, "apps", "main.cpp")
+	// CMake compiles from portabin's copy of the source, inside the build folder.
+	compiling := string(filepath.Separator) + filepath.Join("src", "apps", "main.cpp")
 	running, ok := awaitProc(cmd.Process.Pid, time.Minute, func(p proc) bool {
-		return p.ppid != cmd.Process.Pid && compilerCmdline.MatchString(p.cmdline) && strings.Contains(p.cmdline, compiling)
+		return p.ppid != cmd.Process.Pid && compilerCmdline.MatchString(p.cmdline) &&
+			strings.Contains(p.cmdline, "interrupt-seed-") && strings.Contains(p.cmdline, compiling)
 	})
 	if !ok {
 		t.Logf("no compile of %s seen; interrupting anyway", compiling)
