@@ -1,0 +1,122 @@
+// Package ctest compiles small C programs for the tests of the ELF checks (isa, risk, distro).
+package ctest
+
+import (
+	"bytes"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"testing"
+
+	"github.com/portabin/portabin/internal/cache"
+)
+
+// Compiler is a C compiler command line up to the flags.
+type Compiler struct {
+	Name string
+	Args []string // the program and its leading arguments
+	Env  []string // added to the environment
+}
+
+// GCC is the host's gcc; the test is skipped where it is missing or the host is not x86_64 Linux.
+func GCC(t testing.TB) Compiler {
+	return host(t, "gcc")
+}
+
+// MuslGCC is the host's musl-gcc wrapper.
+func MuslGCC(t testing.TB) Compiler {
+	return host(t, "musl-gcc")
+}
+
+func host(t testing.TB, name string) Compiler {
+	t.Helper()
+	if runtime.GOOS != "linux" || runtime.GOARCH != "amd64" {
+		t.Skip("the C fixtures expect an x86_64 Linux host")
+	}
+	p, err := exec.LookPath(name)
+	if err != nil {
+		t.Skipf("%s not found", name)
+	}
+	return Compiler{Name: name, Args: []string{p}}
+}
+
+// Zig is `zig cc -target T` with portabin's zig: $PORTABIN_ZIG, else the zig 0.11 that portabin
+// provisioned into its cache. Its caches are portabin's, which earlier builds warmed.
+func Zig(t testing.TB, target string) Compiler {
+	t.Helper()
+	zig := os.Getenv("PORTABIN_ZIG")
+	if zig == "" {
+		dir, err := cache.Dir()
+		if err != nil {
+			t.Skip(err)
+		}
+		matches, _ := filepath.Glob(filepath.Join(dir, "toolchains", "zig-0.11.0-*", "zig"))
+		if len(matches) == 0 {
+			t.Skip("no zig 0.11.0 in portabin's cache (portabin build provisions it)")
+		}
+		zig = matches[0]
+	}
+	// zig 0.11 takes any path that merely starts with its cache folder's path as inside it, so
+	// the cache must be exactly portabin's folder (see toolchain.zigCacheEnv).
+	zigCache, err := cache.Sub("zig-cache")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return Compiler{
+		Name: "zig-" + target,
+		Args: []string{zig, "cc", "-target", target},
+		Env:  []string{"ZIG_GLOBAL_CACHE_DIR=" + zigCache, "ZIG_LOCAL_CACHE_DIR=" + zigCache},
+	}
+}
+
+// Build writes src to prog.c in a temporary folder, compiles it with flags and returns the
+// executable's path.
+func Build(t testing.TB, cc Compiler, src string, flags ...string) string {
+	t.Helper()
+	dir := t.TempDir()
+	source := filepath.Join(dir, "prog.c")
+	if err := os.WriteFile(source, []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(dir, "prog")
+	args := append(append(append([]string{}, cc.Args[1:]...), flags...), "-o", out, source)
+	cmd := exec.Command(cc.Args[0], args...)
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), cc.Env...)
+	var output bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &output, &output
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("%s %v: %v\n%s", cc.Name, args, err, output.Bytes())
+	}
+	return out
+}
+
+// Mangle returns variants of an ELF file for robustness tests: truncations, and copies with a
+// few bytes overwritten, mostly in the first 4 KiB where the headers are and a bad value
+// changes how everything else is read. The variants are the same on every run.
+func Mangle(data []byte) [][]byte {
+	var out [][]byte
+	for _, n := range []int{0, 16, 52, 64, 100, 200, 1000, len(data) / 4, len(data) / 2, len(data) - 1} {
+		if n >= 0 && n <= len(data) {
+			out = append(out, data[:n])
+		}
+	}
+	if len(data) == 0 {
+		return out
+	}
+	rng := rand.New(rand.NewPCG(1, 2))
+	for i := 0; i < 200; i++ {
+		c := bytes.Clone(data)
+		for j := 0; j < 1+i%8; j++ {
+			pos := rng.IntN(min(len(c), 4096))
+			if j%3 == 2 {
+				pos = rng.IntN(len(c))
+			}
+			c[pos] = byte(rng.Uint32())
+		}
+		out = append(out, c)
+	}
+	return out
+}

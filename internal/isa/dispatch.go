@@ -1,0 +1,235 @@
+package isa
+
+import (
+	"debug/elf"
+	"io"
+	"sort"
+	"strings"
+)
+
+// Telling dispatched code apart is heuristic. Two signs are used:
+//
+//   - IFUNC: glibc (and anything built with GCC's target_clones) resolves some functions at start-up
+//     with a resolver that returns the address of the variant for this CPU. The resolvers are the
+//     addends of IRELATIVE relocations and the values of STT_GNU_IFUNC symbols; every function
+//     whose address a resolver loads is taken as reached only through it. A variant that other
+//     code also calls directly is then missed, which glibc does not do.
+//   - Names: a function whose name has a token such as "avx2", "evex", "sse4_2" or "sve" is taken
+//     as a CPU variant that its caller picks after checking the CPU, as in glibc's
+//     __memmove_avx_unaligned_erms, libm's __sin_fma or GCC's outline atomics __aarch64_cas4_acq.
+//     A program that names its only code path "avx2" is misjudged; but a program built for a
+//     higher level shows it in all its other functions too (the compiler uses VEX encodings
+//     everywhere), so its level still rises.
+//
+// Code behind a hand-written CPUID check inside one function cannot be told apart: it counts
+// as required, and Analyze adds a note when the program's own code executes CPUID.
+
+// function is a stretch of code analysed as one unit.
+type function struct {
+	start, end uint64
+	dispatched bool
+}
+
+// Resolvers are small: resolverScan bytes are read when a resolver's size is unknown, at most
+// resolverMax when it is known, and at most maxResolvers of them, so that a hostile file with
+// huge symbols or relocation tables cannot make the search quadratic.
+const (
+	resolverScan = 512
+	resolverMax  = 4096
+	maxResolvers = 1 << 14
+)
+
+// functions returns the code's functions, sorted, without overlaps, dispatched ones marked;
+// note says what limited the search, if anything.
+func functions(f *elf.File, secs []section, a *arch) (funcs []function, note string) {
+	syms, _ := f.Symbols() // a missing or broken table leaves .eh_frame
+	var ifuncs []uint64
+	for _, s := range syms {
+		t := elf.ST_TYPE(s.Info)
+		if (t != elf.STT_FUNC && t != stt_GNU_IFUNC) || s.Section == elf.SHN_UNDEF || !inCode(secs, s.Value) {
+			continue
+		}
+		if t == stt_GNU_IFUNC {
+			ifuncs = append(ifuncs, s.Value)
+		}
+		funcs = append(funcs, function{start: s.Value, end: s.Value + s.Size, dispatched: a.variant(s.Name)})
+	}
+	if len(funcs) == 0 {
+		funcs = ehFrameFunctions(f, secs)
+		if len(funcs) == 0 {
+			note = "no symbol table and no .eh_frame: code chosen at run time for the CPU cannot be told apart, so the level counts all code"
+		} else {
+			note = "no symbol table: functions come from .eh_frame and CPU variants are recognised only through IFUNC resolvers"
+		}
+	}
+	resolvers := append(irelativeResolvers(f), ifuncs...)
+	isResolver := map[uint64]bool{}
+	for _, r := range resolvers {
+		isResolver[r] = true
+	}
+	ends := map[uint64]uint64{} // the largest end of the functions at each start
+	for _, fn := range funcs {
+		ends[fn.start] = max(ends[fn.start], fn.end)
+	}
+	targets := map[uint64]bool{}
+	scanned := 0
+	for r := range isResolver {
+		if scanned++; scanned > maxResolvers {
+			break
+		}
+		end := r + resolverScan
+		if e := ends[r]; e > r {
+			end = min(e, r+resolverMax)
+		}
+		if code := codeAt(secs, r, end); code != nil {
+			for _, t := range a.references(code, r) {
+				targets[t] = true
+			}
+		}
+	}
+	for i := range funcs {
+		if targets[funcs[i].start] && !isResolver[funcs[i].start] {
+			funcs[i].dispatched = true
+		}
+	}
+	return flatten(funcs, secs), note
+}
+
+// stt_GNU_IFUNC is STT_GNU_IFUNC, which debug/elf knows only as STT_LOOS.
+const stt_GNU_IFUNC = elf.STT_LOOS
+
+// flatten turns possibly overlapping symbols into sorted, disjoint pieces: a size-less symbol
+// reaches the next one, and a piece is dispatched when any symbol covering it is (a variant's
+// local helpers are variants too).
+func flatten(funcs []function, secs []section) []function {
+	sort.Slice(funcs, func(i, j int) bool { return funcs[i].start < funcs[j].start })
+	nextStart := uint64(0) // the first start above funcs[i].start; 0 for none
+	for i := len(funcs) - 1; i >= 0; i-- {
+		if i+1 < len(funcs) && funcs[i+1].start > funcs[i].start {
+			nextStart = funcs[i+1].start
+		}
+		if funcs[i].end <= funcs[i].start {
+			funcs[i].end = sectionEnd(secs, funcs[i].start)
+			if nextStart != 0 {
+				funcs[i].end = min(funcs[i].end, nextStart)
+			}
+		}
+	}
+	type event struct {
+		at               uint64
+		active, variants int
+	}
+	events := make([]event, 0, 2*len(funcs))
+	for _, fn := range funcs {
+		if fn.end <= fn.start {
+			continue
+		}
+		v := 0
+		if fn.dispatched {
+			v = 1
+		}
+		events = append(events, event{fn.start, 1, v}, event{fn.end, -1, -v})
+	}
+	sort.Slice(events, func(i, j int) bool { return events[i].at < events[j].at })
+	var out []function
+	active, variants := 0, 0
+	for i := 0; i < len(events); {
+		at := events[i].at
+		for ; i < len(events) && events[i].at == at; i++ {
+			active += events[i].active
+			variants += events[i].variants
+		}
+		if active > 0 && i < len(events) {
+			out = append(out, function{start: at, end: events[i].at, dispatched: variants > 0})
+		}
+	}
+	return out
+}
+
+func inCode(secs []section, addr uint64) bool {
+	return sectionEnd(secs, addr) != 0
+}
+
+// sectionEnd returns the end of the code section holding addr, 0 if none does.
+func sectionEnd(secs []section, addr uint64) uint64 {
+	for _, s := range secs {
+		if addr >= s.addr && addr-s.addr < uint64(len(s.code)) {
+			return s.addr + uint64(len(s.code))
+		}
+	}
+	return 0
+}
+
+// codeAt returns the code bytes in [start, end), clipped to the section holding start.
+func codeAt(secs []section, start, end uint64) []byte {
+	for _, s := range secs {
+		if start >= s.addr && start-s.addr < uint64(len(s.code)) {
+			off := start - s.addr
+			n := uint64(len(s.code)) - off
+			if end > start && end-start < n {
+				n = end - start
+			}
+			return s.code[off : off+n]
+		}
+	}
+	return nil
+}
+
+// irelativeResolvers returns the resolver addresses named by IRELATIVE relocations.
+func irelativeResolvers(f *elf.File) []uint64 {
+	if f.Class != elf.ELFCLASS64 {
+		return nil
+	}
+	var want uint32
+	switch f.Machine {
+	case elf.EM_X86_64:
+		want = uint32(elf.R_X86_64_IRELATIVE)
+	case elf.EM_AARCH64:
+		want = uint32(elf.R_AARCH64_IRELATIVE)
+	default:
+		return nil
+	}
+	var out []uint64
+	for _, s := range f.Sections {
+		if s.Type != elf.SHT_RELA {
+			continue
+		}
+		data, err := readCapped(s.Open(), maxTable)
+		if err != nil {
+			continue
+		}
+		for off := 0; off+24 <= len(data) && len(out) < maxResolvers; off += 24 {
+			info := f.ByteOrder.Uint64(data[off+8:])
+			if uint32(info) == want {
+				out = append(out, f.ByteOrder.Uint64(data[off+16:]))
+			}
+		}
+	}
+	return out
+}
+
+// variantTokens returns a name test that looks for any of tokens between underscores.
+func variantTokens(tokens ...string) func(string) bool {
+	set := map[string]bool{}
+	for _, t := range tokens {
+		set[t] = true
+	}
+	return func(name string) bool {
+		if i := strings.IndexByte(name, '@'); i >= 0 {
+			name = name[:i]
+		}
+		for _, tok := range strings.FieldsFunc(name, func(r rune) bool { return r == '_' || r == '.' }) {
+			if set[strings.ToLower(tok)] {
+				return true
+			}
+		}
+		return false
+	}
+}
+
+// maxTable caps relocation and unwind tables read for the dispatch search.
+const maxTable = 64 << 20
+
+func readCapped(r io.Reader, limit int64) ([]byte, error) {
+	return io.ReadAll(io.LimitReader(r, limit))
+}

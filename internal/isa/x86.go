@@ -1,0 +1,399 @@
+package isa
+
+import (
+	"strings"
+
+	"golang.org/x/arch/x86/x86asm"
+)
+
+var x86Arch = &arch{
+	name:   "x86_64",
+	levels: []string{"x86-64-v1", "x86-64-v2", "x86-64-v3", "x86-64-v4"},
+	level: map[string]int{
+		"cx16": 1, "lahf-sahf": 1, "popcnt": 1, "sse3": 1, "sse4.1": 1, "sse4.2": 1, "ssse3": 1,
+		"avx": 2, "avx2": 2, "bmi1": 2, "bmi2": 2, "f16c": 2, "fma": 2, "lzcnt": 2, "movbe": 2, "xsave": 2,
+		"avx512f": 3, "avx512bw": 3, "avx512cd": 3, "avx512dq": 3, "avx512vl": 3,
+		// Beyond the psABI levels, but each needs the level its encoding belongs to.
+		"avxvnni": 2, "avxifma": 2, "avxvnniint8": 2, "avxvnniint16": 2,
+		"avx512vnni": 3, "avx512vbmi": 3, "avx512vbmi2": 3, "avx512bitalg": 3, "avx512vpopcntdq": 3,
+		"avx512ifma": 3, "avx512bf16": 3, "avx512fp16": 3, "avx512vp2intersect": 3, "avx512er": 3,
+		"avx512pf": 3, "avx512-4fmaps": 3, "avx10": 3,
+	},
+	decode:     decodeX86,
+	references: x86References,
+	variant: variantTokens("sse2", "sse3", "ssse3", "sse4", "sse41", "sse42", "avx", "avx2", "avx512",
+		"avx512f", "avx512bw", "avx512vl", "evex", "evex256", "evex512", "fma", "fma3", "fma4", "bmi2", "rtm",
+		"erms", "xsave", "xsavec", "elision", "haswell", "skylake", "skx", "znver4"),
+	probe: "cpuid",
+	quiet: map[string]bool{"cpuid": true, "xgetbv": true, "tzcnt": true, "undecoded-vex": true, "undecoded-evex": true},
+}
+
+// decodeX86 decodes one instruction in 64-bit mode.
+func decodeX86(code []byte, pc uint64, use func(string)) (int, bool) {
+	if n := x86asmGap(code); n > 0 {
+		if code[0] == 0xc4 || code[0] == 0xc5 {
+			use("avx")
+		}
+		return n, true
+	}
+	inst, err := x86asm.Decode(code, 64)
+	if err != nil || inst.Len == 0 || inst.Op == 0 {
+		return undecodedX86(code, use), false
+	}
+	switch {
+	case inst.Prefix[0].IsEVEX():
+		classifyEVEX(inst, use)
+	case inst.Prefix[0].IsVEX():
+		classifyVEX(inst, use)
+	default:
+		classifyLegacy(inst, use)
+	}
+	return inst.Len, true
+}
+
+// x86asmGap returns the length of instructions that x86asm v0.33.0 decodes wrongly, 0 for
+// others: the CET instructions ENDBR64, RDSSP and INCSSP (F3 [REX] 0F 1E or 0F AE /5 with a
+// register operand, all NOPs on CPUs without CET) come back as a lone REP prefix, and VZEROUPPER
+// and VZEROALL (VEX 0F 77, which has no ModRM byte) one byte too long or not at all.
+func x86asmGap(code []byte) int {
+	if len(code) >= 4 && code[0] == 0xf3 {
+		n := 1
+		if code[n]&0xf0 == 0x40 { // REX
+			n++
+		}
+		if len(code) >= n+3 && code[n] == 0x0f && code[n+2]>>6 == 3 &&
+			(code[n+1] == 0x1e || code[n+1] == 0xae && (code[n+2]>>3)&7 == 5) {
+			return n + 3
+		}
+	}
+	switch {
+	case len(code) >= 3 && code[0] == 0xc5 && code[2] == 0x77:
+		return 3
+	case len(code) >= 4 && code[0] == 0xc4 && code[1]&0x1f == 1 && code[3] == 0x77:
+		return 4
+	}
+	return 0
+}
+
+// undecodedX86 still recognises the VEX and EVEX prefixes of instructions that x86asm does
+// not know: a well-formed prefix at an instruction start is AVX (VEX) or AVX-512 (EVEX) code
+// whatever the opcode. It returns how many bytes to skip.
+func undecodedX86(code []byte, use func(string)) int {
+	if len(code) < 4 {
+		return 1
+	}
+	switch code[0] {
+	case 0xc5:
+		use("avx")
+		use("undecoded-vex")
+	case 0xc4:
+		if m := code[1] & 0x1f; m >= 1 && m <= 3 {
+			use("avx")
+			use("undecoded-vex")
+		}
+	case 0x62:
+		// P0 bits 3:2 are zero and P1 bit 2 is one in every AVX-512 instruction.
+		if len(code) >= 6 && code[1]&0x0c == 0 && code[2]&0x04 != 0 {
+			use("avx512f")
+			use("undecoded-evex")
+		}
+	}
+	return 1
+}
+
+// legacyFeature maps instructions without a VEX or EVEX prefix to their extension.
+var legacyFeature = map[x86asm.Op]string{}
+
+func init() {
+	for feature, ops := range map[string][]x86asm.Op{
+		"sse3": {x86asm.ADDSUBPD, x86asm.ADDSUBPS, x86asm.HADDPD, x86asm.HADDPS, x86asm.HSUBPD, x86asm.HSUBPS,
+			x86asm.LDDQU, x86asm.MOVDDUP, x86asm.MOVSHDUP, x86asm.MOVSLDUP, x86asm.FISTTP, x86asm.MONITOR, x86asm.MWAIT},
+		"ssse3": {x86asm.PABSB, x86asm.PABSD, x86asm.PABSW, x86asm.PALIGNR, x86asm.PHADDD, x86asm.PHADDSW,
+			x86asm.PHADDW, x86asm.PHSUBD, x86asm.PHSUBSW, x86asm.PHSUBW, x86asm.PMADDUBSW, x86asm.PMULHRSW,
+			x86asm.PSHUFB, x86asm.PSIGNB, x86asm.PSIGND, x86asm.PSIGNW},
+		"sse4.1": {x86asm.BLENDPD, x86asm.BLENDPS, x86asm.BLENDVPD, x86asm.BLENDVPS, x86asm.DPPD, x86asm.DPPS,
+			x86asm.EXTRACTPS, x86asm.INSERTPS, x86asm.MOVNTDQA, x86asm.MPSADBW, x86asm.PACKUSDW, x86asm.PBLENDVB,
+			x86asm.PBLENDW, x86asm.PCMPEQQ, x86asm.PEXTRB, x86asm.PEXTRD, x86asm.PEXTRQ, x86asm.PHMINPOSUW,
+			x86asm.PINSRB, x86asm.PINSRD, x86asm.PINSRQ, x86asm.PMAXSB, x86asm.PMAXSD, x86asm.PMAXUD,
+			x86asm.PMAXUW, x86asm.PMINSB, x86asm.PMINSD, x86asm.PMINUD, x86asm.PMINUW, x86asm.PMOVSXBD,
+			x86asm.PMOVSXBQ, x86asm.PMOVSXBW, x86asm.PMOVSXDQ, x86asm.PMOVSXWD, x86asm.PMOVSXWQ,
+			x86asm.PMOVZXBD, x86asm.PMOVZXBQ, x86asm.PMOVZXBW, x86asm.PMOVZXDQ, x86asm.PMOVZXWD,
+			x86asm.PMOVZXWQ, x86asm.PMULDQ, x86asm.PMULLD, x86asm.PTEST, x86asm.ROUNDPD, x86asm.ROUNDPS,
+			x86asm.ROUNDSD, x86asm.ROUNDSS},
+		"sse4.2": {x86asm.CRC32, x86asm.PCMPESTRI, x86asm.PCMPESTRM, x86asm.PCMPISTRI, x86asm.PCMPISTRM,
+			x86asm.PCMPGTQ},
+		"popcnt":    {x86asm.POPCNT},
+		"cx16":      {x86asm.CMPXCHG16B},
+		"lahf-sahf": {x86asm.LAHF, x86asm.SAHF},
+		"lzcnt":     {x86asm.LZCNT},
+		"movbe":     {x86asm.MOVBE},
+		"xsave": {x86asm.XSAVE, x86asm.XSAVE64, x86asm.XRSTOR, x86asm.XRSTOR64, x86asm.XSAVEOPT,
+			x86asm.XSAVEOPT64, x86asm.XSAVEC, x86asm.XSAVEC64, x86asm.XSAVES, x86asm.XSAVES64,
+			x86asm.XRSTORS, x86asm.XRSTORS64},
+		// TZCNT is F3 0F BC, which CPUs without BMI1 run as BSF: compilers emit it for generic
+		// targets on purpose, so it needs nothing (LZCNT, run as BSR, gives other results).
+		"tzcnt":     {x86asm.TZCNT},
+		"aes":       {x86asm.AESDEC, x86asm.AESDECLAST, x86asm.AESENC, x86asm.AESENCLAST, x86asm.AESIMC, x86asm.AESKEYGENASSIST},
+		"pclmulqdq": {x86asm.PCLMULQDQ},
+		"sha": {x86asm.SHA1MSG1, x86asm.SHA1MSG2, x86asm.SHA1NEXTE, x86asm.SHA1RNDS4, x86asm.SHA256MSG1,
+			x86asm.SHA256MSG2, x86asm.SHA256RNDS2},
+		"rdrand":   {x86asm.RDRAND},
+		"rdtscp":   {x86asm.RDTSCP},
+		"rtm":      {x86asm.XBEGIN, x86asm.XEND, x86asm.XABORT, x86asm.XTEST},
+		"fsgsbase": {x86asm.RDFSBASE, x86asm.RDGSBASE, x86asm.WRFSBASE, x86asm.WRGSBASE},
+		"cpuid":    {x86asm.CPUID},
+		"xgetbv":   {x86asm.XGETBV},
+	} {
+		for _, op := range ops {
+			legacyFeature[op] = feature
+		}
+	}
+}
+
+func classifyLegacy(inst x86asm.Inst, use func(string)) {
+	if f := legacyFeature[inst.Op]; f != "" {
+		use(f)
+		return
+	}
+	// PEXTRW has an SSE2 form (0F C5) and an SSE4.1 form (0F 3A 15) that can store to memory.
+	if inst.Op == x86asm.PEXTRW && inst.Opcode>>16 == 0x0f3a {
+		use("sse4.1")
+	}
+}
+
+// vexOnly maps VEX-encoded instructions that are not plain AVX to their extension.
+var vexOnly = map[x86asm.Op]string{
+	x86asm.ANDN: "bmi1", x86asm.BEXTR: "bmi1", x86asm.BLSI: "bmi1", x86asm.BLSMSK: "bmi1", x86asm.BLSR: "bmi1",
+	x86asm.BZHI: "bmi2", x86asm.MULX: "bmi2", x86asm.PDEP: "bmi2", x86asm.PEXT: "bmi2", x86asm.RORX: "bmi2",
+	x86asm.SARX: "bmi2", x86asm.SHLX: "bmi2", x86asm.SHRX: "bmi2",
+	x86asm.VCVTPH2PS: "f16c", x86asm.VCVTPS2PH: "f16c",
+	x86asm.VPDPBUSD: "avxvnni", x86asm.VPDPBUSDS: "avxvnni", x86asm.VPDPWSSD: "avxvnni", x86asm.VPDPWSSDS: "avxvnni",
+	x86asm.VPDPBSSD: "avxvnniint8", x86asm.VPDPBSSDS: "avxvnniint8", x86asm.VPDPBSUD: "avxvnniint8",
+	x86asm.VPDPBSUDS: "avxvnniint8", x86asm.VPDPBUUD: "avxvnniint8", x86asm.VPDPBUUDS: "avxvnniint8",
+	x86asm.VPDPWSUD: "avxvnniint16", x86asm.VPDPWSUDS: "avxvnniint16", x86asm.VPDPWUSD: "avxvnniint16",
+	x86asm.VPDPWUSDS: "avxvnniint16", x86asm.VPDPWUUD: "avxvnniint16", x86asm.VPDPWUUDS: "avxvnniint16",
+	x86asm.VPMADD52HUQ: "avxifma", x86asm.VPMADD52LUQ: "avxifma",
+}
+
+// avx2Ops are AVX2 whatever their vector length.
+var avx2Ops = map[x86asm.Op]bool{
+	x86asm.VPBROADCASTB: true, x86asm.VPBROADCASTW: true, x86asm.VPBROADCASTD: true, x86asm.VPBROADCASTQ: true,
+	x86asm.VBROADCASTI128: true, x86asm.VPERM2I128: true, x86asm.VINSERTI128: true, x86asm.VEXTRACTI128: true,
+	x86asm.VPERMD: true, x86asm.VPERMQ: true, x86asm.VPERMPS: true, x86asm.VPERMPD: true, x86asm.VPBLENDD: true,
+	x86asm.VPMASKMOVD: true, x86asm.VPMASKMOVQ: true, x86asm.VPSLLVD: true, x86asm.VPSLLVQ: true,
+	x86asm.VPSRLVD: true, x86asm.VPSRLVQ: true, x86asm.VPSRAVD: true, x86asm.VGATHERDPD: true,
+	x86asm.VGATHERDPS: true, x86asm.VGATHERQPD: true, x86asm.VGATHERQPS: true, x86asm.VPGATHERDD: true,
+	x86asm.VPGATHERDQ: true, x86asm.VPGATHERQD: true, x86asm.VPGATHERQQ: true,
+}
+
+// avxFloatVP are VP-named instructions whose 256-bit forms are AVX, not AVX2.
+var avxFloatVP = map[x86asm.Op]bool{
+	x86asm.VPERMILPD: true, x86asm.VPERMILPS: true, x86asm.VPERM2F128: true, x86asm.VPTEST: true,
+	x86asm.VPCLMULQDQ: true,
+}
+
+func classifyVEX(inst x86asm.Inst, use func(string)) {
+	if f := vexOnly[inst.Op]; f != "" {
+		use(f)
+		return
+	}
+	name := inst.Op.String()
+	if strings.HasPrefix(name, "K") { // opmask instructions are VEX-encoded AVX-512
+		use(maskFeature(name))
+		return
+	}
+	width := vectorWidth(inst)
+	switch {
+	case strings.HasPrefix(name, "VFMADD"), strings.HasPrefix(name, "VFMSUB"),
+		strings.HasPrefix(name, "VFNMADD"), strings.HasPrefix(name, "VFNMSUB"):
+		use("fma")
+		return
+	case strings.HasPrefix(name, "VAES"):
+		use("aes")
+		if width == 256 {
+			use("vaes")
+		}
+	case inst.Op == x86asm.VPCLMULQDQ:
+		use("pclmulqdq")
+		if width == 256 {
+			use("vpclmulqdq")
+		}
+	case strings.HasPrefix(name, "VGF2P8"):
+		use("gfni")
+	case strings.HasPrefix(name, "VSHA512"):
+		use("sha512")
+	case strings.HasPrefix(name, "VSM3"):
+		use("sm3")
+	case strings.HasPrefix(name, "VSM4"):
+		use("sm4")
+	}
+	integer := strings.HasPrefix(name, "VP") && !avxFloatVP[inst.Op] ||
+		inst.Op == x86asm.VMPSADBW || inst.Op == x86asm.VMOVNTDQA
+	if avx2Ops[inst.Op] || integer && width == 256 ||
+		(inst.Op == x86asm.VBROADCASTSS || inst.Op == x86asm.VBROADCASTSD) && registerSource(inst) {
+		use("avx2")
+		return
+	}
+	use("avx")
+}
+
+// maskFeature sorts the opmask instructions: the W forms are AVX512F (but KADDW and KTESTW are
+// DQ), B forms DQ, D and Q forms BW.
+func maskFeature(name string) string {
+	switch {
+	case name == "KADDW" || name == "KTESTW" || strings.HasSuffix(name, "B") && name != "KUNPCKBW":
+		return "avx512dq"
+	case strings.HasSuffix(name, "D") || strings.HasSuffix(name, "Q") || name == "KUNPCKWD":
+		return "avx512bw"
+	}
+	return "avx512f"
+}
+
+// evexExtra maps EVEX instructions beyond AVX512F to their extension; avx512bw instructions
+// are found by name (bwEVEX).
+var evexExtra = map[string]string{}
+
+func init() {
+	for feature, names := range map[string][]string{
+		"avx512cd": {"VPCONFLICTD", "VPCONFLICTQ", "VPLZCNTD", "VPLZCNTQ", "VPBROADCASTMB2Q", "VPBROADCASTMW2D"},
+		"avx512dq": {"VPMULLQ", "VCVTPD2QQ", "VCVTPD2UQQ", "VCVTPS2QQ", "VCVTPS2UQQ", "VCVTTPD2QQ",
+			"VCVTTPD2UQQ", "VCVTTPS2QQ", "VCVTTPS2UQQ", "VCVTQQ2PD", "VCVTQQ2PS", "VCVTUQQ2PD", "VCVTUQQ2PS",
+			"VFPCLASSPD", "VFPCLASSPS", "VFPCLASSSD", "VFPCLASSSS", "VRANGEPD", "VRANGEPS", "VRANGESD",
+			"VRANGESS", "VREDUCEPD", "VREDUCEPS", "VREDUCESD", "VREDUCESS", "VEXTRACTF64X2", "VEXTRACTI64X2",
+			"VEXTRACTF32X8", "VEXTRACTI32X8", "VINSERTF64X2", "VINSERTI64X2", "VINSERTF32X8", "VINSERTI32X8",
+			"VBROADCASTF32X2", "VBROADCASTI32X2", "VBROADCASTF32X8", "VBROADCASTI32X8", "VBROADCASTF64X2",
+			"VBROADCASTI64X2", "VPMOVM2D", "VPMOVM2Q", "VPMOVD2M", "VPMOVQ2M", "VANDPD", "VANDPS", "VANDNPD",
+			"VANDNPS", "VORPD", "VORPS", "VXORPD", "VXORPS"},
+		"avx512vnni":         {"VPDPBUSD", "VPDPBUSDS", "VPDPWSSD", "VPDPWSSDS"},
+		"avx512vbmi":         {"VPERMB", "VPERMI2B", "VPERMT2B", "VPMULTISHIFTQB"},
+		"avx512vbmi2":        {"VPCOMPRESSB", "VPCOMPRESSW", "VPEXPANDB", "VPEXPANDW", "VPSHLDW", "VPSHLDD", "VPSHLDQ", "VPSHLDVW", "VPSHLDVD", "VPSHLDVQ", "VPSHRDW", "VPSHRDD", "VPSHRDQ", "VPSHRDVW", "VPSHRDVD", "VPSHRDVQ"},
+		"avx512bitalg":       {"VPOPCNTB", "VPOPCNTW", "VPSHUFBITQMB"},
+		"avx512vpopcntdq":    {"VPOPCNTD", "VPOPCNTQ"},
+		"avx512ifma":         {"VPMADD52HUQ", "VPMADD52LUQ"},
+		"avx512vp2intersect": {"VP2INTERSECTD", "VP2INTERSECTQ"},
+		"avx512er":           {"VEXP2PD", "VEXP2PS", "VRCP28PD", "VRCP28PS", "VRCP28SD", "VRCP28SS", "VRSQRT28PD", "VRSQRT28PS", "VRSQRT28SD", "VRSQRT28SS"},
+		"avx512-4fmaps":      {"V4FMADDPS", "V4FMADDSS", "V4FNMADDPS", "V4FNMADDSS", "VP4DPWSSD", "VP4DPWSSDS"},
+		"gfni":               {"VGF2P8AFFINEINVQB", "VGF2P8AFFINEQB", "VGF2P8MULB"},
+		"vaes":               {"VAESDEC", "VAESDECLAST", "VAESENC", "VAESENCLAST"},
+		"vpclmulqdq":         {"VPCLMULQDQ"},
+	} {
+		for _, n := range names {
+			evexExtra[n] = feature
+		}
+	}
+}
+
+// bwEVEX are byte and word instructions that do not end in B or W.
+var bwEVEX = map[string]bool{
+	"VDBPSADBW": true, "VPALIGNR": true, "VPSLLDQ": true, "VPSRLDQ": true, "VPMADDUBSW": true,
+	"VPMADDWD": true, "VPMULHRSW": true, "VPACKSSDW": true, "VPACKUSDW": true, "VPUNPCKHWD": true,
+	"VPUNPCKLWD": true, "VPSHUFHW": true, "VPSHUFLW": true, "VMOVDQU8": true, "VMOVDQU16": true,
+	"VPMOVB2M": true, "VPMOVW2M": true,
+}
+
+func classifyEVEX(inst x86asm.Inst, use func(string)) {
+	name := inst.Op.String()
+	use("avx512f")
+	switch f := evexExtra[name]; {
+	case f != "":
+		use(f)
+	case inst.Op == x86asm.VCVTPH2PS || inst.Op == x86asm.VCVTPS2PH:
+	case strings.Contains(name, "BF16") || strings.HasSuffix(name, "BF16PS"):
+		use("avx512bf16")
+	case strings.HasSuffix(name, "PH") || strings.HasSuffix(name, "SH") || strings.Contains(name, "PH2") ||
+		strings.Contains(name, "2PH") || strings.Contains(name, "SH2") || strings.Contains(name, "2SH") || name == "VMOVW":
+		use("avx512fp16")
+	case bwEVEX[name] || strings.HasPrefix(name, "VP") && (strings.HasSuffix(name, "B") || strings.HasSuffix(name, "W")) &&
+		!downConvert(name):
+		use("avx512bw")
+	}
+	if w := vectorWidth(inst); w != 0 && w < 512 && !scalar(name) {
+		use("avx512vl")
+	}
+}
+
+// downConvert reports VPMOV[S|US]{D,Q}{B,W}, AVX512F instructions whose names end in B or W.
+func downConvert(name string) bool {
+	rest, ok := strings.CutPrefix(name, "VPMOV")
+	if !ok {
+		return false
+	}
+	rest = strings.TrimPrefix(strings.TrimPrefix(rest, "US"), "S")
+	return len(rest) == 2 && (rest[0] == 'D' || rest[0] == 'Q')
+}
+
+// scalar reports instructions that ignore the vector length, so 128-bit registers do not make them AVX512VL.
+func scalar(name string) bool {
+	for _, s := range []string{"SS", "SD", "SH", "SI"} {
+		if strings.HasSuffix(name, s) {
+			return true
+		}
+	}
+	for _, p := range []string{"VMOVD", "VMOVQ", "VMOVW", "VPINSR", "VPEXTR", "VCOMIS", "VUCOMIS", "VCVTSI", "VCVTUSI", "VCVTS", "VCVTTS", "VEXTRACTPS", "VINSERTPS"} {
+		if strings.HasPrefix(name, p) {
+			return true
+		}
+	}
+	return false
+}
+
+// vectorWidth is the widest vector register the instruction names: 128, 256, 512, or 0.
+func vectorWidth(inst x86asm.Inst) int {
+	width := 0
+	for _, a := range inst.Args {
+		r, ok := a.(x86asm.Reg)
+		if !ok {
+			continue
+		}
+		switch {
+		case r >= x86asm.Z0 && r <= x86asm.Z31:
+			return 512
+		case r >= x86asm.Y0 && r <= x86asm.Y31:
+			width = 256
+		case r >= x86asm.X0 && r <= x86asm.X31 && width == 0:
+			width = 128
+		}
+	}
+	return width
+}
+
+// registerSource reports whether the last argument is a register (VBROADCASTSS xmm is AVX2,
+// the memory form AVX).
+func registerSource(inst x86asm.Inst) bool {
+	last := x86asm.Arg(nil)
+	for _, a := range inst.Args {
+		if a != nil {
+			last = a
+		}
+	}
+	_, ok := last.(x86asm.Reg)
+	return ok
+}
+
+// x86References returns the addresses that code loads with LEA or MOV of an immediate, which
+// is how resolvers return their choice (RIP-relative in PIC code, absolute otherwise).
+func x86References(code []byte, pc uint64) []uint64 {
+	var out []uint64
+	for off := 0; off < len(code); {
+		inst, err := x86asm.Decode(code[off:], 64)
+		if err != nil || inst.Len == 0 {
+			off++
+			continue
+		}
+		next := pc + uint64(off+inst.Len)
+		if inst.Op == x86asm.LEA || inst.Op == x86asm.MOV {
+			for _, a := range inst.Args {
+				switch a := a.(type) {
+				case x86asm.Mem:
+					if a.Base == x86asm.RIP && inst.Op == x86asm.LEA {
+						out = append(out, next+uint64(a.Disp))
+					}
+				case x86asm.Imm:
+					out = append(out, uint64(a))
+				}
+			}
+		}
+		off += inst.Len
+	}
+	return out
+}

@@ -1,0 +1,177 @@
+package risk
+
+import (
+	"debug/elf"
+	"fmt"
+	"io"
+	"path"
+	"strings"
+)
+
+// stringScan is what the printable strings of a file's data contain.
+type stringScan struct {
+	markers      map[string]bool
+	runtimeFiles []string // table paths, in the order first seen
+	absPaths     []string
+}
+
+// markers are strings whose mere presence tells something (see libcName, dlopen, nss).
+var markers = []string{"GLIBC_TUNABLES", muslDlopenStub, "/etc/nsswitch.conf"}
+
+func (s *stringScan) has(marker string) bool { return s.markers[marker] }
+
+// scanStrings reads the allocated data sections (not code, not debug information), or with no
+// section headers the loadable segments, up to maxScan bytes, and looks at every run of at
+// least four printable characters.
+func scanStrings(f *elf.File) (*stringScan, error) {
+	s := &stringScan{markers: map[string]bool{}}
+	seenFile, seenPath := map[string]bool{}, map[string]bool{}
+	visit := func(str string) {
+		for _, m := range markers {
+			if strings.Contains(str, m) {
+				s.markers[m] = true
+			}
+		}
+		if !strings.ContainsRune(str, '/') {
+			return
+		}
+		for _, p := range runtimeFilesIn(str) {
+			if !seenFile[p] {
+				seenFile[p] = true
+				s.runtimeFiles = append(s.runtimeFiles, p)
+			}
+		}
+		for _, p := range buildPathsIn(str) {
+			if !seenPath[p] {
+				seenPath[p] = true
+				s.absPaths = append(s.absPaths, p)
+			}
+		}
+	}
+	budget := int64(maxScan)
+	scan := func(r io.Reader, what string) error {
+		if budget <= 0 {
+			return nil
+		}
+		data, err := readCapped(r, budget)
+		if err != nil {
+			return fmt.Errorf("reading %s: %w", what, err)
+		}
+		budget -= int64(len(data))
+		printableRuns(data, visit)
+		return nil
+	}
+	for _, sec := range f.Sections {
+		if sec.Type != elf.SHT_PROGBITS || sec.Flags&elf.SHF_ALLOC == 0 || sec.Flags&elf.SHF_EXECINSTR != 0 {
+			continue
+		}
+		if err := scan(sec.Open(), "section "+sec.Name); err != nil {
+			return nil, err
+		}
+	}
+	if len(f.Sections) == 0 {
+		for _, p := range f.Progs {
+			if p.Type == elf.PT_LOAD {
+				if err := scan(p.Open(), "a loadable segment"); err != nil {
+					return nil, err
+				}
+			}
+		}
+	}
+	return s, nil
+}
+
+// printableRuns calls visit with every run of at least four printable ASCII characters.
+func printableRuns(data []byte, visit func(string)) {
+	start := -1
+	for i := 0; i <= len(data); i++ {
+		if i < len(data) && (data[i] >= 0x20 && data[i] < 0x7f || data[i] == '\t') {
+			if start < 0 {
+				start = i
+			}
+			continue
+		}
+		if start >= 0 && i-start >= 4 {
+			visit(string(data[start:i]))
+		}
+		start = -1
+	}
+}
+
+// isPathByte reports the bytes that may continue a path in a string.
+func isPathByte(b byte) bool {
+	return b >= 'a' && b <= 'z' || b >= 'A' && b <= 'Z' || b >= '0' && b <= '9' || strings.IndexByte("._+-@~/", b) >= 0
+}
+
+// pathsAt returns the positions in str where prefix starts a path: at the start or after a
+// byte that cannot be part of one.
+func pathsAt(str, prefix string) []int {
+	var out []int
+	for from := 0; from < len(str); {
+		i := strings.Index(str[from:], prefix)
+		if i < 0 {
+			break
+		}
+		i += from
+		if i == 0 || !isPathByte(str[i-1]) {
+			out = append(out, i)
+		}
+		from = i + 1
+	}
+	return out
+}
+
+// buildPrefixes start the folders that builds run in: home folders, CI workspaces and scratch
+// space. /portabin/src, to which portabin maps the sources, is not among them.
+var buildPrefixes = []string{"/home/", "/root/", "/build/", "/builds/", "/tmp/", "/var/tmp/", "/usr/src/", "/Users/", "/__w/", "/github/workspace/"}
+
+var sourceExtensions = map[string]bool{
+	".c": true, ".h": true, ".cc": true, ".cpp": true, ".cxx": true, ".c++": true, ".hh": true, ".hpp": true,
+	".hxx": true, ".inc": true, ".def": true, ".ipp": true, ".tcc": true, ".s": true, ".S": true, ".asm": true,
+	".y": true, ".l": true, ".m": true, ".mm": true, ".f": true, ".f90": true, ".rs": true, ".zig": true,
+}
+
+// buildPathsIn returns the absolute build paths in str that look like sources or project
+// folders: a source file name, or at least three folders deep (/home/user/project).
+func buildPathsIn(str string) []string {
+	var out []string
+	for _, prefix := range buildPrefixes {
+		for _, i := range pathsAt(str, prefix) {
+			end := i
+			for end < len(str) && isPathByte(str[end]) {
+				end++
+			}
+			p := strings.TrimRight(str[i:end], "/.")
+			parts := strings.Count(strings.Trim(path.Clean(p), "/"), "/") + 1
+			if sourceExtensions[path.Ext(p)] || parts >= 3 {
+				out = append(out, p)
+			}
+		}
+	}
+	return out
+}
+
+// runtimeFilesIn returns the table paths that str names, the longest at each place
+// ("/etc/ssl/certs/ca-certificates.crt", not also "/etc/ssl/certs").
+func runtimeFilesIn(str string) []string {
+	longest := map[int]string{}
+	for _, rf := range runtimeFiles {
+		for _, i := range pathsAt(str, rf.path) {
+			end := i + len(rf.path)
+			// The path must end there, or go on into the folder it names.
+			if end < len(str) && isPathByte(str[end]) && str[end] != '/' {
+				continue
+			}
+			if len(rf.path) > len(longest[i]) {
+				longest[i] = rf.path
+			}
+		}
+	}
+	var out []string
+	for i := 0; i < len(str) && len(out) < len(longest); i++ {
+		if p, ok := longest[i]; ok {
+			out = append(out, p)
+		}
+	}
+	return out
+}
