@@ -24,6 +24,8 @@ demo: deps-demo $(BIN)
 
 test: deps-test $(BIN)
 	$(GO) vet ./...
+	@# Provisions zig and builds its runtime once, so that every package's tests find it.
+	$(BIN) build examples/seed --out $$(mktemp -d)
 	$(GO) test -count=1 -timeout 80m ./...
 
 clean:

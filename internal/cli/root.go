@@ -56,6 +56,7 @@ into fully static executables against musl, for x86_64, aarch64 and more.`,
 	})
 	root.AddCommand(
 		NewBuildCommand(stdout, stderr, &verbose),
+		NewCheckCommand(stdout, stderr),
 		NewVersionCommand(stdout),
 	)
 	for _, tool := range wrapperTools {

@@ -12,7 +12,7 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
-	"github.com/portabin/portabin/internal/isa/ctest"
+	"github.com/portabin/portabin/internal/ctest"
 )
 
 func TestParseVersion(t *testing.T) {

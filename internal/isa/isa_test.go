@@ -12,7 +12,7 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
-	"github.com/portabin/portabin/internal/isa/ctest"
+	"github.com/portabin/portabin/internal/ctest"
 )
 
 const helloC = "#include <stdio.h>\nint main(void) { puts(\"hi\"); return 0; }\n"

@@ -9,7 +9,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/portabin/portabin/internal/isa/ctest"
+	"github.com/portabin/portabin/internal/ctest"
 )
 
 const helloC = "#include <stdio.h>\nint main(void) { puts(\"hi\"); return 0; }\n"

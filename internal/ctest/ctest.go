@@ -1,4 +1,4 @@
-// Package ctest compiles small C programs for the tests of the ELF checks (isa, risk, distro).
+// Package ctest compiles small C programs for the tests of the ELF checks (isa, risk, distro, check).
 package ctest
 
 import (

@@ -1,0 +1,246 @@
+// Package check proves from an ELF file what it needs to run: how it links, which C library,
+// kernel and CPU, and what else may make it behave differently on another system.
+package check
+
+import (
+	"debug/elf"
+	"fmt"
+	"os"
+	"strings"
+
+	"github.com/portabin/portabin/internal/distro"
+	"github.com/portabin/portabin/internal/elfinfo"
+	"github.com/portabin/portabin/internal/isa"
+	"github.com/portabin/portabin/internal/risk"
+	"github.com/portabin/portabin/internal/syscalls"
+	"github.com/portabin/portabin/internal/target"
+)
+
+// Schema names the version of the JSON report; it changes when a field changes meaning.
+const Schema = "portabin.check/v1"
+
+// Requirements are what the user says every file must meet.
+type Requirements struct {
+	// Kernel is the oldest kernel the files must run on; zero means no requirement.
+	Kernel syscalls.Version
+	// ISA is the highest CPU level the files may need, e.g. "x86-64-v2"; empty means any.
+	ISA string
+	// AllowDynamic accepts dynamically linked files.
+	AllowDynamic bool
+}
+
+// Report is everything check found out about one file.
+type Report struct {
+	Schema    string   `json:"schema"`
+	Path      string   `json:"path"`
+	Class     string   `json:"class"`
+	ByteOrder string   `json:"byte_order"`
+	Machine   string   `json:"machine"`
+	Arch      string   `json:"arch,omitempty"`
+	Type      string   `json:"type"`
+	Entry     uint64   `json:"entry"`
+	Linking   string   `json:"linking"`
+	Interp    string   `json:"interpreter,omitempty"`
+	Needed    []string `json:"needed,omitempty"`
+	Libc      Libc     `json:"libc"`
+	Kernel    Kernel   `json:"kernel"`
+	CPU       *CPU     `json:"cpu,omitempty"`
+	// Glibc is the symbol-version floor of a dynamic file, with the oldest distributions
+	// that satisfy it.
+	Glibc        *GlibcFloor    `json:"glibc,omitempty"`
+	Risks        []risk.Finding `json:"risks"`
+	RuntimeFiles []string       `json:"runtime_files,omitempty"`
+	Portable     bool           `json:"portable"`
+	Problems     []string       `json:"problems,omitempty"`
+	Verdict      string         `json:"verdict"`
+}
+
+// Kernel is the oldest Linux the file can run on, and why.
+type Kernel struct {
+	// Minimum is the highest of the ABI tag and the system calls without a fallback.
+	Minimum string `json:"minimum,omitempty"`
+	// DecidedBy names what sets Minimum: "syscall openat2", "ABI tag", "architecture".
+	DecidedBy string       `json:"decided_by,omitempty"`
+	ABITag    string       `json:"abi_tag,omitempty"`
+	Syscalls  []SyscallUse `json:"syscalls,omitempty"`
+	// Unknown counts system calls whose number the analysis could not recover.
+	Unknown int `json:"unknown_syscalls"`
+	// Analysed is false for architectures the syscall analysis does not cover.
+	Analysed bool `json:"analysed"`
+}
+
+// SyscallUse is one system call the code can make.
+type SyscallUse struct {
+	Name   string `json:"name"`
+	Number int    `json:"number"`
+	Since  string `json:"since,omitempty"`
+	// Fallback is true when every place that makes the call is in a C library function that
+	// handles ENOSYS by other means, so an older kernel still works.
+	Fallback bool `json:"fallback,omitempty"`
+}
+
+// CPU is the instruction-set level the code needs.
+type CPU struct {
+	Level      string   `json:"level"`
+	Features   []string `json:"features,omitempty"`
+	Dispatched string   `json:"dispatched_level,omitempty"`
+	Notes      []string `json:"notes,omitempty"`
+}
+
+// GlibcFloor is what a dynamic glibc program asks of the system's libraries.
+type GlibcFloor struct {
+	GLIBC    string   `json:"glibc,omitempty"`
+	GLIBCXX  string   `json:"glibcxx,omitempty"`
+	CXXABI   string   `json:"cxxabi,omitempty"`
+	GCC      string   `json:"gcc,omitempty"`
+	Distros  []string `json:"oldest_distributions,omitempty"`
+	Examples []string `json:"symbols,omitempty"`
+}
+
+// File checks one file. It never panics: a malformed file gives an error.
+func File(path string, req Requirements) (rep *Report, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			rep, err = nil, fmt.Errorf("%s: malformed ELF file: %v", path, r)
+		}
+	}()
+	info, err := elfinfo.Inspect(path)
+	if err != nil {
+		return nil, err
+	}
+	f, err := elf.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("reading ELF %s: %w", path, err)
+	}
+	defer f.Close()
+
+	rep = &Report{
+		Schema: Schema, Path: path, Class: info.Class.String(), ByteOrder: info.Data.String(),
+		Machine: info.Machine.String(), Type: info.Type.String(), Entry: info.Entry,
+		Linking: string(info.Linking), Interp: info.Interp, Needed: info.Needed,
+	}
+	t, known := target.ForMachine(info.Machine)
+	if known {
+		rep.Arch = t.Arch
+	}
+	rep.Libc = detectLibc(f, info.Interp, info.Needed, readOnlyData(f))
+	rep.Kernel = kernel(f, rep.Arch)
+	if r, err := isa.Analyze(f); err == nil && r.Level != "" {
+		rep.CPU = &CPU{Level: r.Level, Features: r.Features, Notes: r.Notes}
+		if r.Dispatched {
+			rep.CPU.Dispatched = r.DispatchedLevel
+		}
+	}
+	if info.Linking == elfinfo.Dynamic {
+		if needs, err := distro.Floor(f); err == nil {
+			rep.Glibc = glibcFloor(needs)
+		}
+	}
+	if findings, err := risk.Analyze(f, path); err == nil {
+		for _, fd := range findings {
+			if fd.Kind == risk.RuntimeFile {
+				rep.RuntimeFiles = append(rep.RuntimeFiles, fd.Detail)
+				continue
+			}
+			rep.Risks = append(rep.Risks, fd)
+		}
+	}
+	judge(rep, req)
+	return rep, nil
+}
+
+// readOnlyData returns the read-only data of f, bounded, for string searches.
+func readOnlyData(f *elf.File) []byte {
+	const limit = 64 << 20
+	var out []byte
+	for _, name := range []string{".rodata", ".rodata.str1.1", ".data.rel.ro"} {
+		if s := f.Section(name); s != nil && s.Type != elf.SHT_NOBITS && s.Size < limit && uint64(len(out))+s.Size < limit {
+			if data, err := s.Data(); err == nil {
+				out = append(out, data...)
+			}
+		}
+	}
+	return out
+}
+
+func glibcFloor(n distro.Needs) *GlibcFloor {
+	if n.Static || n.GLIBC.IsZero() && n.GLIBCXX.IsZero() {
+		return nil
+	}
+	g := &GlibcFloor{Examples: n.GLIBCSymbols}
+	set := func(dst *string, v distro.Version) {
+		if !v.IsZero() {
+			*dst = v.String()
+		}
+	}
+	set(&g.GLIBC, n.GLIBC)
+	set(&g.GLIBCXX, n.GLIBCXX)
+	set(&g.CXXABI, n.CXXABI)
+	set(&g.GCC, n.GCC)
+	if !n.GLIBC.IsZero() {
+		for _, d := range distro.OldestWith(n.GLIBC) {
+			g.Distros = append(g.Distros, d.Name)
+		}
+	}
+	return g
+}
+
+// judge checks the requirements and writes the verdict line.
+func judge(rep *Report, req Requirements) {
+	if rep.Linking == "" {
+		rep.Problems = append(rep.Problems, fmt.Sprintf("not a program or library (%s)", rep.Type))
+	}
+	if rep.Linking == string(elfinfo.Dynamic) && !req.AllowDynamic {
+		needs := rep.Interp
+		if rep.Glibc != nil && rep.Glibc.GLIBC != "" {
+			needs += ", glibc >= " + rep.Glibc.GLIBC
+		}
+		if needs == "" {
+			needs = strings.Join(rep.Needed, ", ")
+		}
+		rep.Problems = append(rep.Problems, fmt.Sprintf("dynamic (needs %s)", needs))
+	}
+	if req.Kernel != (syscalls.Version{}) && rep.Kernel.Minimum != "" {
+		if min, err := syscalls.ParseVersion(rep.Kernel.Minimum); err == nil && req.Kernel.Less(min) {
+			rep.Problems = append(rep.Problems, fmt.Sprintf("needs Linux >= %s (%s), required %s",
+				rep.Kernel.Minimum, rep.Kernel.DecidedBy, req.Kernel))
+		}
+	}
+	if req.ISA != "" && rep.CPU != nil && levelRank(rep.CPU.Level) > levelRank(req.ISA) {
+		rep.Problems = append(rep.Problems, fmt.Sprintf("needs %s (%s), allowed %s",
+			rep.CPU.Level, strings.Join(rep.CPU.Features, ", "), req.ISA))
+	}
+	rep.Portable = len(rep.Problems) == 0
+	if !rep.Portable {
+		rep.Verdict = "not portable: " + strings.Join(rep.Problems, "; ")
+		return
+	}
+	parts := []string{rep.Arch}
+	if rep.Arch == "" {
+		parts = []string{strings.ToLower(strings.TrimPrefix(rep.Machine, "EM_"))}
+	}
+	if rep.Kernel.Minimum != "" {
+		parts = append(parts, "Linux >= "+rep.Kernel.Minimum)
+	}
+	if rep.CPU != nil {
+		parts = append(parts, rep.CPU.Level)
+	}
+	rep.Verdict = "portable: " + strings.Join(parts, ", ")
+}
+
+// levelRank orders x86-64 levels; other names rank 0 and never exceed a requirement.
+func levelRank(level string) int {
+	if n, ok := strings.CutPrefix(level, "x86-64-v"); ok && len(n) == 1 {
+		return int(n[0] - '0')
+	}
+	return 0
+}
+
+// ValidISA reports whether level is a CPU level check understands.
+func ValidISA(level string) bool { return levelRank(level) >= 1 && levelRank(level) <= 4 }
+
+// Exists says whether path is there, for a clear error before parsing.
+func Exists(path string) error {
+	_, err := os.Stat(path)
+	return err
+}

@@ -1,0 +1,84 @@
+package check
+
+import (
+	"bytes"
+	"debug/elf"
+	"encoding/binary"
+	"fmt"
+	"regexp"
+	"strings"
+)
+
+// Libc names the C library an executable carries or needs.
+type Libc struct {
+	// Name is "musl", "glibc", "none" (Go programs make system calls themselves) or "unknown".
+	Name string `json:"name"`
+	// Version is given where the file reveals it.
+	Version string `json:"version,omitempty"`
+	// Evidence says what the answer rests on.
+	Evidence string `json:"evidence"`
+}
+
+var glibcRelease = regexp.MustCompile(`GNU C Library[^\n]*?release version (\d+\.\d+)`)
+
+// detectLibc looks at the loader, the needed libraries, Go's build information and, for static
+// files, strings that only one C library contains.
+func detectLibc(f *elf.File, interp string, needed []string, rodata []byte) Libc {
+	switch {
+	case strings.Contains(interp, "ld-musl"):
+		return Libc{Name: "musl", Evidence: "loader " + interp}
+	case strings.Contains(interp, "ld-linux"):
+		return Libc{Name: "glibc", Evidence: "loader " + interp}
+	}
+	for _, n := range needed {
+		if strings.HasPrefix(n, "libc.musl") {
+			return Libc{Name: "musl", Evidence: "needs " + n}
+		}
+		if n == "libc.so.6" {
+			return Libc{Name: "glibc", Evidence: "needs " + n}
+		}
+	}
+	if f.Section(".go.buildinfo") != nil || f.Section(".note.go.buildid") != nil {
+		return Libc{Name: "none", Evidence: "a Go program: it makes its system calls itself"}
+	}
+	if m := glibcRelease.FindSubmatch(rodata); m != nil {
+		return Libc{Name: "glibc", Version: string(m[1]), Evidence: "glibc's version string"}
+	}
+	// musl's strerror(0) text; glibc says "Success".
+	if bytes.Contains(rodata, []byte("No error information\x00")) {
+		return Libc{Name: "musl", Evidence: `musl's "No error information" message`}
+	}
+	if syms, err := f.Symbols(); err == nil {
+		for _, s := range syms {
+			switch s.Name {
+			case "__libc_start_init", "__syscall_cp_asm", "__init_libc":
+				return Libc{Name: "musl", Evidence: "musl's symbol " + s.Name}
+			case "__libc_start_call_main", "_dl_relocate_static_pie":
+				return Libc{Name: "glibc", Evidence: "glibc's symbol " + s.Name}
+			}
+		}
+	}
+	return Libc{Name: "unknown", Evidence: "no C library recognised"}
+}
+
+// abiTag reads glibc's .note.ABI-tag: the oldest kernel the C library was built for.
+func abiTag(f *elf.File) (string, bool) {
+	sec := f.Section(".note.ABI-tag")
+	if sec == nil || sec.Size > 4096 {
+		return "", false
+	}
+	data, err := sec.Data()
+	if err != nil || len(data) < 32 {
+		return "", false
+	}
+	order := f.ByteOrder
+	namesz, descsz, typ := order.Uint32(data[0:]), order.Uint32(data[4:]), order.Uint32(data[8:])
+	if namesz != 4 || descsz < 16 || typ != 1 || string(data[12:15]) != "GNU" {
+		return "", false
+	}
+	desc := data[16:]
+	if binary.Size(uint32(0))*4 > len(desc) || order.Uint32(desc) != 0 { // 0: Linux
+		return "", false
+	}
+	return fmt.Sprintf("%d.%d.%d", order.Uint32(desc[4:]), order.Uint32(desc[8:]), order.Uint32(desc[12:])), true
+}

@@ -1,0 +1,227 @@
+package cli
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/spf13/cobra"
+	"golang.org/x/term"
+
+	"github.com/portabin/portabin/internal/check"
+	"github.com/portabin/portabin/internal/elfinfo"
+	"github.com/portabin/portabin/internal/syscalls"
+	"github.com/portabin/portabin/internal/uerr"
+)
+
+type checkFlags struct {
+	json          bool
+	recursive     bool
+	requireKernel string
+	requireISA    string
+	allowDynamic  bool
+}
+
+// NewCheckCommand is `portabin check PATH...`.
+func NewCheckCommand(stdout, stderr io.Writer) *cobra.Command {
+	var f checkFlags
+	cmd := &cobra.Command{
+		Use:   "check PATH...",
+		Short: "Prove from ELF files that they are portable: linking, kernel, CPU, risks",
+		Long: `Check reads each ELF file and reports how it links, its C library, the oldest kernel its
+system calls allow, the CPU level its instructions need, and what may make it behave
+differently elsewhere. Exit 0 when every file meets the requirements, 1 when one does not,
+2 on bad input.`,
+		Example: `  portabin check dist/x86_64-linux-musl/musl_test_main
+  portabin check --require-kernel 2.6.32 --require-isa x86-64-v2 dist/*/*
+  portabin check -r --json /usr/bin`,
+		Args: cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			req, err := f.requirements()
+			if err != nil {
+				return err
+			}
+			paths, err := checkPaths(args, f.recursive)
+			if err != nil {
+				return err
+			}
+			return runCheck(stdout, stderr, paths, req, f)
+		},
+	}
+	fl := cmd.Flags()
+	fl.BoolVar(&f.json, "json", false, "print the reports as JSON (schema "+check.Schema+")")
+	fl.BoolVarP(&f.recursive, "recursive", "r", false, "check the ELF files below folders")
+	fl.StringVar(&f.requireKernel, "require-kernel", "", "fail files that need a newer Linux than this, e.g. 2.6.32")
+	fl.StringVar(&f.requireISA, "require-isa", "", "fail files that need more than this CPU level, e.g. x86-64-v2")
+	fl.BoolVar(&f.allowDynamic, "allow-dynamic", false, "accept dynamically linked files")
+	return cmd
+}
+
+func (f checkFlags) requirements() (check.Requirements, error) {
+	req := check.Requirements{AllowDynamic: f.allowDynamic, ISA: f.requireISA}
+	if f.requireKernel != "" {
+		v, err := syscalls.ParseVersion(f.requireKernel)
+		if err != nil {
+			return req, uerr.Usage("give a version such as 2.6.32 or 3.10", "--require-kernel %q is not a kernel version", f.requireKernel)
+		}
+		req.Kernel = v
+	}
+	if f.requireISA != "" && !check.ValidISA(f.requireISA) {
+		return req, uerr.Usage("give x86-64-v1, x86-64-v2, x86-64-v3 or x86-64-v4", "--require-isa %q is not a CPU level", f.requireISA)
+	}
+	return req, nil
+}
+
+// checkPaths expands folders (with -r) into the ELF files below them.
+func checkPaths(args []string, recursive bool) ([]string, error) {
+	var paths []string
+	for _, arg := range args {
+		st, err := os.Stat(arg)
+		if err != nil {
+			return nil, uerr.Usage("", "%s does not exist", arg)
+		}
+		if !st.IsDir() {
+			paths = append(paths, arg)
+			continue
+		}
+		if !recursive {
+			return nil, uerr.Usage("use -r to check the files below a folder", "%s is a folder", arg)
+		}
+		err = filepath.WalkDir(arg, func(path string, d fs.DirEntry, err error) error {
+			if err != nil || !d.Type().IsRegular() {
+				return nil // unreadable folders and special files are not ELF programs
+			}
+			if isELF(path) {
+				paths = append(paths, path)
+			}
+			return nil
+		})
+		if err != nil {
+			return nil, err
+		}
+	}
+	return paths, nil
+}
+
+func isELF(path string) bool {
+	f, err := os.Open(path)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	magic := make([]byte, 4)
+	_, err = io.ReadFull(f, magic)
+	return err == nil && string(magic) == "\x7fELF"
+}
+
+func runCheck(stdout, stderr io.Writer, paths []string, req check.Requirements, f checkFlags) error {
+	var reports []*check.Report
+	bad, failed := 0, 0
+	for _, path := range paths {
+		rep, err := check.File(path, req)
+		if err != nil {
+			bad++
+			msg := err.Error()
+			if errors.Is(err, elfinfo.ErrNotELF) {
+				msg = path + ": not an ELF file"
+			}
+			fmt.Fprintf(stderr, "portabin: %s\n", firstLine(msg))
+			continue
+		}
+		if !rep.Portable {
+			failed++
+		}
+		reports = append(reports, rep)
+		if !f.json {
+			printReport(stdout, rep, colour(stdout))
+		}
+	}
+	if f.json {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(map[string]any{"schema": check.Schema, "files": reports}); err != nil {
+			return err
+		}
+	}
+	switch {
+	case bad > 0:
+		return exitCode(uerr.ExitUsage)
+	case failed > 0:
+		return exitCode(uerr.ExitFailed)
+	}
+	return nil
+}
+
+// colour is on for terminals unless NO_COLOR is set (no-color.org).
+func colour(w io.Writer) bool {
+	file, ok := w.(*os.File)
+	return ok && os.Getenv("NO_COLOR") == "" && term.IsTerminal(int(file.Fd()))
+}
+
+func printReport(w io.Writer, r *check.Report, colour bool) {
+	fmt.Fprintf(w, "%s\n", r.Path)
+	fmt.Fprintf(w, "  file:     %s %s %s %s, entry %#x\n", r.Class, r.ByteOrder, r.Machine, r.Type, r.Entry)
+	link := r.Linking
+	if r.Interp != "" {
+		link += " (" + r.Interp + ")"
+	}
+	if len(r.Needed) > 0 {
+		link += ", needs " + strings.Join(r.Needed, ", ")
+	}
+	fmt.Fprintf(w, "  linking:  %s\n", link)
+	libc := r.Libc.Name
+	if r.Libc.Version != "" {
+		libc += " " + r.Libc.Version
+	}
+	fmt.Fprintf(w, "  libc:     %s (%s)\n", libc, r.Libc.Evidence)
+	if r.Glibc != nil {
+		fmt.Fprintf(w, "  glibc:    >= %s; oldest: %s\n", r.Glibc.GLIBC, strings.Join(r.Glibc.Distros, ", "))
+	}
+	k := r.Kernel
+	switch {
+	case k.Minimum != "":
+		fmt.Fprintf(w, "  kernel:   Linux >= %s, set by %s", k.Minimum, k.DecidedBy)
+	default:
+		fmt.Fprintf(w, "  kernel:   no minimum found")
+	}
+	if k.Analysed {
+		fallback := 0
+		for _, s := range k.Syscalls {
+			if s.Fallback {
+				fallback++
+			}
+		}
+		fmt.Fprintf(w, " (%d system calls, %d with a fallback, %d not resolved)", len(k.Syscalls), fallback, k.Unknown)
+	}
+	fmt.Fprintln(w)
+	if r.CPU != nil {
+		line := r.CPU.Level
+		if len(r.CPU.Features) > 0 {
+			line += " (" + strings.Join(r.CPU.Features, ", ") + ")"
+		}
+		if r.CPU.Dispatched != "" {
+			line += "; up to " + r.CPU.Dispatched + " in code chosen at run time"
+		}
+		fmt.Fprintf(w, "  cpu:      %s\n", line)
+	}
+	for _, risk := range r.Risks {
+		fmt.Fprintf(w, "  risk:     %s: %s\n", risk.Kind, risk.Detail)
+	}
+	for _, file := range r.RuntimeFiles {
+		fmt.Fprintf(w, "  reads:    %s\n", file)
+	}
+	verdict := r.Verdict
+	if colour {
+		code := "32"
+		if !r.Portable {
+			code = "31"
+		}
+		verdict = "\033[" + code + "m" + verdict + "\033[0m"
+	}
+	fmt.Fprintf(w, "  %s\n", verdict)
+}

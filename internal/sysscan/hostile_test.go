@@ -1,0 +1,295 @@
+package sysscan
+
+import (
+	"bytes"
+	"debug/elf"
+	"encoding/binary"
+	"math/rand"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"testing"
+	"time"
+)
+
+// seedExecutables builds a few small real executables to mutate; each
+// compiler that is missing just contributes nothing.
+func seedExecutables(tb testing.TB) [][]byte {
+	tb.Helper()
+	dir := tb.TempDir()
+	src, _ := filepath.Abs("testdata/programs/pidfd_open.c")
+	var seeds [][]byte
+	for _, argv := range [][]string{
+		{"musl-gcc", "-static", "-O2"},
+		{"gcc", "-O2"},
+	} {
+		if _, err := exec.LookPath(argv[0]); err != nil {
+			continue
+		}
+		out := filepath.Join(dir, argv[0])
+		cmd := exec.Command(argv[0], append(argv[1:], "-o", out, src)...)
+		cmd.Dir = dir
+		if b, err := cmd.CombinedOutput(); err != nil {
+			tb.Fatalf("%v: %v\n%s", argv, err, b)
+		}
+		data, err := os.ReadFile(out)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		seeds = append(seeds, data)
+	}
+	return seeds
+}
+
+// scanBytes must return, never panic, whatever data holds.
+func scanBytes(t testing.TB, data []byte) {
+	f, err := elf.NewFile(bytes.NewReader(data))
+	if err != nil {
+		return
+	}
+	if _, err := scan(f, false); err != nil {
+		return
+	}
+}
+
+func TestHostileInput(t *testing.T) {
+	seeds := seedExecutables(t)
+	if len(seeds) == 0 {
+		t.Skip("no compiler to build a real executable")
+	}
+	rng := rand.New(rand.NewSource(1))
+	deadline := time.Now().Add(10 * time.Second)
+	for _, seed := range seeds {
+		// Truncated copies.
+		for _, n := range []int{0, 4, 16, 63, 64, 65, 200, 1000, 4096, len(seed) / 3, len(seed) / 2, len(seed) - 1} {
+			if n <= len(seed) {
+				scanBytes(t, seed[:n])
+			}
+		}
+		// Corrupted copies: random bytes, header and section table
+		// fields especially.
+		for i := 0; i < 200 && time.Now().Before(deadline); i++ {
+			c := bytes.Clone(seed)
+			for k := 0; k < 1+rng.Intn(16); k++ {
+				pos := rng.Intn(len(c))
+				if rng.Intn(2) == 0 {
+					pos = rng.Intn(64) // the ELF header
+				}
+				c[pos] = byte(rng.Intn(256))
+			}
+			scanBytes(t, c)
+		}
+		// An executable section claiming a gigabyte must be refused, not
+		// allocated.
+		f, err := elf.NewFile(bytes.NewReader(seed))
+		if err != nil {
+			t.Fatal(err)
+		}
+		shoff := binary.LittleEndian.Uint64(seed[0x28:])
+		c := bytes.Clone(seed)
+		for i, s := range f.Sections {
+			if s.Flags&elf.SHF_EXECINSTR != 0 {
+				binary.LittleEndian.PutUint64(c[shoff+uint64(i)*64+32:], 1<<30)
+			}
+		}
+		g, err := elf.NewFile(bytes.NewReader(c))
+		if err == nil {
+			if _, err := Scan(g); err == nil {
+				t.Error("a 1 GiB code section was scanned")
+			}
+		}
+	}
+	// Random bytes behind a valid ELF header.
+	for _, seed := range seeds {
+		for i := 0; i < 20; i++ {
+			c := bytes.Clone(seed[:64])
+			junk := make([]byte, 64+rng.Intn(1<<16))
+			rng.Read(junk)
+			scanBytes(t, append(c, junk...))
+		}
+	}
+	// Pure random bytes.
+	for i := 0; i < 50; i++ {
+		junk := make([]byte, rng.Intn(4096))
+		rng.Read(junk)
+		scanBytes(t, junk)
+	}
+}
+
+// TestRandomCode scans random bytes as code: every decoder path must cope.
+func TestRandomCode(t *testing.T) {
+	rng := rand.New(rand.NewSource(2))
+	for _, a := range []*arch{amd64, arm64} {
+		for i := 0; i < 10; i++ {
+			data := make([]byte, 1<<16<<(i%3))
+			rng.Read(data)
+			code, err := decodeSection(a, 0x400000, data, false)
+			if err != nil {
+				t.Fatal(err)
+			}
+			sec := &codeSection{addr: 0x400000, data: data, code: code}
+			p := &program{arch: a, secs: []*codeSection{sec}, names: map[uint64]string{}, nameRank: map[uint64]int{}, hinted: map[uint64]loc{}, imports: map[uint64]bool{}}
+			for _, in := range code {
+				if in.op == opCall && in.imm != 0 {
+					p.funcStarts = append(p.funcStarts, uint64(in.imm))
+				}
+			}
+			slices.Sort(p.funcStarts)
+			p.funcStarts = slices.Compact(p.funcStarts)
+			p.analyse()
+		}
+	}
+}
+
+// TestParallelDecode checks that decoding in overlapping chunks, as big
+// sections are, yields exactly what one linear sweep does.
+func TestParallelDecode(t *testing.T) {
+	rng := rand.New(rand.NewSource(3))
+	inputs := map[string][]byte{"random": make([]byte, 1<<20)}
+	rng.Read(inputs["random"])
+	for i, seed := range seedExecutables(t) {
+		f, err := elf.NewFile(bytes.NewReader(seed))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if s := f.Section(".text"); s != nil {
+			data, err := s.Data()
+			if err != nil {
+				t.Fatal(err)
+			}
+			inputs["seed"+string(rune('0'+i))] = data
+		}
+	}
+	for name, data := range inputs {
+		for _, a := range []*arch{amd64} {
+			linear := decodeRange(a, 0x1000, data, 0, len(data))
+			chunked, err := decodeSection(a, 0x1000, data, false)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !slices.Equal(linear, chunked) {
+				t.Errorf("%s on %s: chunked decoding differs from linear (%d vs %d instructions)", name, a.name, len(chunked), len(linear))
+			}
+		}
+	}
+}
+
+func FuzzScan(f *testing.F) {
+	for _, seed := range seedExecutables(f) {
+		f.Add(seed)
+		f.Add(seed[:len(seed)/2])
+		f.Add(seed[:256])
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		scanBytes(t, data)
+	})
+}
+
+// TestFastX86 checks the fast x86 path against x86asm on real code: this
+// test binary's own, and the seed executables'.
+func TestFastX86(t *testing.T) {
+	var texts [][]byte
+	if exe, err := os.Executable(); err == nil {
+		if f, err := elf.Open(exe); err == nil {
+			if s := f.Section(".text"); s != nil {
+				if data, err := s.Data(); err == nil {
+					texts = append(texts, data)
+				}
+			}
+			f.Close()
+		}
+	}
+	for _, seed := range seedExecutables(t) {
+		f, err := elf.NewFile(bytes.NewReader(seed))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if data, err := f.Section(".text").Data(); err == nil {
+			texts = append(texts, data)
+		}
+	}
+	random := make([]byte, 1<<18)
+	rand.New(rand.NewSource(4)).Read(random)
+	texts = append(texts, random)
+	total, fast, mismatches := 0, 0, 0
+	for _, text := range texts {
+		for off := 0; off < len(text); {
+			var fd, sd decoder
+			n, ok := fastX86(&fd, 0x400000+uint64(off), text[off:])
+			m := decodeX86Slow(&sd, 0x400000+uint64(off), text[off:])
+			if ok {
+				fast++
+				if n != m || !slices.Equal(fd.out, sd.out) {
+					mismatches++
+					if mismatches <= 10 {
+						t.Errorf("% x: fast %d %+v, x86asm %d %+v", text[off:off+max(n, m)], n, fd.out, m, sd.out)
+					}
+				}
+			}
+			off += m
+			total++
+		}
+	}
+	t.Logf("%d of %d instructions took the fast path", fast, total)
+}
+
+// TestFastARM64 checks the fast aarch64 path against arm64asm: on random
+// words, which reach every encoding, and on a Go program's code.
+func TestFastARM64(t *testing.T) {
+	rng := rand.New(rand.NewSource(5))
+	text := make([]byte, 4<<20)
+	rng.Read(text)
+	if exe := goArm64(t); exe != nil {
+		text = append(text, exe...)
+	}
+	var fd, sd decoder
+	total, fast, mismatches := 0, 0, 0
+	for off := 0; off+4 <= len(text); off += 4 {
+		fd.out, sd.out = fd.out[:0], sd.out[:0]
+		addr := 0x400000 + uint64(off)
+		ok := fastARM64(&fd, addr, binary.LittleEndian.Uint32(text[off:]))
+		decodeARM64Slow(&sd, addr, text[off:])
+		total++
+		if !ok {
+			// Keep both decoders' PLT memory in step.
+			fd.lastPage, fd.lastLoad = sd.lastPage, sd.lastLoad
+			continue
+		}
+		fast++
+		if !slices.Equal(fd.out, sd.out) || fd.lastPage != sd.lastPage || fd.lastLoad != sd.lastLoad {
+			mismatches++
+			if mismatches <= 10 {
+				t.Errorf("%08x: fast %+v %+v, arm64asm %+v %+v", binary.LittleEndian.Uint32(text[off:]), fd.out, fd.lastLoad, sd.out, sd.lastLoad)
+			}
+		}
+	}
+	t.Logf("%d of %d words took the fast path", fast, total)
+}
+
+// goArm64 returns the code of the Go test program built for aarch64, or
+// nil when it cannot be built.
+func goArm64(t *testing.T) []byte {
+	t.Helper()
+	dir := t.TempDir()
+	out := filepath.Join(dir, "goprog")
+	src, _ := filepath.Abs("testdata/programs/goprog")
+	cmd := exec.Command(filepath.Join(runtime.GOROOT(), "bin", "go"), "build", "-o", out, ".")
+	cmd.Dir = src
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH=arm64")
+	if b, err := cmd.CombinedOutput(); err != nil {
+		t.Logf("building the aarch64 Go program: %v\n%s", err, b)
+		return nil
+	}
+	f, err := elf.Open(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	data, err := f.Section(".text").Data()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return data
+}

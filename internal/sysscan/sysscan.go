@@ -1,0 +1,689 @@
+// Package sysscan finds the system calls an executable's machine code can make.
+//
+// It decodes every executable section once, translates the instructions
+// into a small register-transfer form, and follows constants forward through
+// each function: into the syscall-number register at every syscall
+// instruction, and into the argument register of every call to a "syscall
+// trampoline" — a function such as libc's syscall() or musl's
+// __syscall_cp_asm whose number arrives as an argument. Trampolines are
+// recognised by their symbol names and, in stripped files, by the data flow
+// itself: the number register still holds an incoming argument.
+package sysscan
+
+import (
+	"debug/elf"
+	"errors"
+	"fmt"
+	"io"
+	"runtime"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+)
+
+// ErrUnsupported is returned (wrapped) for ELF files of other machines.
+var ErrUnsupported = errors.New("unsupported executable")
+
+// Limits that keep hostile input from exhausting memory.
+const (
+	maxCodeBytes = 512 << 20 // all executable sections together
+	maxRelaBytes = 64 << 20
+	// Numbers at or above this are not syscall numbers on any Linux ABI
+	// scanned here; such constants are mistakes of the analysis.
+	maxSyscallNumber = 4096
+)
+
+// Site is one place that makes a system call with a known number.
+type Site struct {
+	Addr   uint64
+	Number int
+	// Via is empty for a syscall instruction, else the trampoline the
+	// call at Addr goes to (its symbol name, or its address in hex).
+	Via string
+}
+
+// Result is what Scan found.
+type Result struct {
+	Arch    string // "x86_64", "aarch64"
+	Numbers []int  // sorted unique syscall numbers, in the table of Arch
+	Sites   []Site
+	// Unknown counts syscall instructions and trampoline calls whose
+	// number could not be recovered; UnknownAddrs lists where they are.
+	Unknown      int
+	UnknownAddrs []uint64
+	// Trampolines names the functions that take the syscall number as an
+	// argument (symbol names, "name@plt", or hex addresses).
+	Trampolines []string
+	// Int80 lists x86 "int 0x80" instructions with a known number; those
+	// numbers index the i386 table, not Arch's.
+	Int80 []Site
+}
+
+// arch describes what the analysis needs to know about an architecture
+// and its C calling convention.
+type arch struct {
+	name            string
+	nregs           int // general registers, numbered from 0
+	sp, nr          uint8
+	callerSaved     []uint8
+	syscallClobbers []uint8
+	args            []uint8 // integer argument registers, in order
+	retAddr         int64   // bytes a call pushes
+	stackArgBase    int64   // entry-sp offset of the first stack argument
+	minInst         int
+	decode          func(d *decoder, addr uint64, b []byte) int
+	parallel        bool // decode may run on several goroutines at once
+}
+
+// argLoc is where argument number i of a C call lives.
+func (a *arch) argLoc(i int) loc {
+	if i < len(a.args) {
+		return loc{reg: a.args[i]}
+	}
+	return loc{onStack: true, stack: a.stackArgBase + 8*int64(i-len(a.args))}
+}
+
+type pageReg struct {
+	reg  uint8
+	page uint64
+	addr uint64
+}
+
+type loadReg struct {
+	reg  uint8
+	slot uint64
+	addr uint64
+}
+
+type decoder struct {
+	out      []inst
+	lastPage pageReg // aarch64: the last adrp, for PLT stubs
+	lastLoad loadReg // aarch64: the last load through it
+}
+
+func (d *decoder) emit(i inst) { d.out = append(d.out, i) }
+
+type codeSection struct {
+	addr uint64
+	data []byte
+	code []inst
+}
+
+func (c *codeSection) end() uint64 { return c.addr + uint64(len(c.data)) }
+
+// hints name well-known trampolines and which argument carries the number.
+// They matter where data flow cannot see the number arrive: imports through
+// the PLT, and C functions that shuffle it through memory.
+var hints = map[string]int{
+	"syscall":                   0,
+	"__syscall":                 0,
+	"__syscall_cp":              0,
+	"__syscall_cp_c":            0,
+	"sccp":                      0,
+	"__syscall_cp_asm":          1,
+	"__syscall_cancel_arch":     1,
+	"__syscall_cancel":          6,
+	"__internal_syscall_cancel": 6,
+}
+
+// Scan finds the system calls f's code can make. It never panics: a
+// malformed file yields an error.
+func Scan(f *elf.File) (res *Result, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			res, err = nil, malformed(r)
+		}
+	}()
+	return scan(f, true)
+}
+
+func malformed(r any) error {
+	return fmt.Errorf("scanning executable: malformed input: %v", r)
+}
+
+// scan is Scan; tests pass catch=false so a bug panics instead of hiding
+// behind an error.
+func scan(f *elf.File, catch bool) (*Result, error) {
+	a, err := archOf(f)
+	if err != nil {
+		return nil, err
+	}
+	secs, err := codeSections(f)
+	if err != nil {
+		return nil, err
+	}
+	for _, s := range secs {
+		if s.code, err = decodeSection(a, s.addr, s.data, catch); err != nil {
+			return nil, err
+		}
+	}
+	p := newProgram(f, a, secs)
+	return p.analyse(), nil
+}
+
+func archOf(f *elf.File) (*arch, error) {
+	if f.Class != elf.ELFCLASS64 || f.Data != elf.ELFDATA2LSB {
+		return nil, fmt.Errorf("%w: %v %v %v", ErrUnsupported, f.Machine, f.Class, f.Data)
+	}
+	switch f.Machine {
+	case elf.EM_X86_64:
+		return amd64, nil
+	case elf.EM_AARCH64:
+		return arm64, nil
+	}
+	return nil, fmt.Errorf("%w: machine %v", ErrUnsupported, f.Machine)
+}
+
+// codeSections reads the executable sections, or the executable segments
+// when the section headers are gone.
+func codeSections(f *elf.File) ([]*codeSection, error) {
+	var secs []*codeSection
+	total := uint64(0)
+	add := func(name string, addr, size uint64, read func() ([]byte, error)) error {
+		total += size
+		if size > maxCodeBytes || total > maxCodeBytes {
+			return fmt.Errorf("reading %s: executable code larger than %d MiB", name, maxCodeBytes>>20)
+		}
+		if addr+size < addr {
+			return fmt.Errorf("reading %s: address range wraps", name)
+		}
+		data, err := read()
+		if err != nil {
+			return fmt.Errorf("reading %s: %w", name, err)
+		}
+		secs = append(secs, &codeSection{addr: addr, data: data})
+		return nil
+	}
+	for _, s := range f.Sections {
+		if s.Type != elf.SHT_PROGBITS || s.Flags&elf.SHF_EXECINSTR == 0 || s.Flags&elf.SHF_ALLOC == 0 || s.Size == 0 {
+			continue
+		}
+		if err := add("section "+s.Name, s.Addr, s.Size, s.Data); err != nil {
+			return nil, err
+		}
+	}
+	if len(secs) == 0 {
+		for i, p := range f.Progs {
+			if p.Type != elf.PT_LOAD || p.Flags&elf.PF_X == 0 || p.Filesz == 0 {
+				continue
+			}
+			// ReadAll grows with what the file really holds, whatever
+			// Filesz claims.
+			read := func() ([]byte, error) { return io.ReadAll(p.Open()) }
+			if err := add(fmt.Sprintf("segment %d", i), p.Vaddr, p.Filesz, read); err != nil {
+				return nil, err
+			}
+		}
+	}
+	sort.Slice(secs, func(i, j int) bool { return secs[i].addr < secs[j].addr })
+	return secs, nil
+}
+
+// decodeSection translates a section, splitting big ones among CPUs. x86
+// chunks overlap their successor a little so that decoding, which
+// resynchronises within a few instructions, can be stitched together
+// exactly as one linear sweep would have produced it.
+func decodeSection(a *arch, addr uint64, data []byte, catch bool) ([]inst, error) {
+	const chunkMin = 128 << 10
+	const overlap = 4 << 10
+	workers := runtime.GOMAXPROCS(0)
+	if !a.parallel {
+		workers = 1
+	}
+	n := len(data) / chunkMin
+	if n > workers {
+		n = workers
+	}
+	if n <= 1 {
+		return decodeRange(a, addr, data, 0, len(data)), nil
+	}
+	bounds := make([]int, n+1)
+	for i := range bounds {
+		bounds[i] = len(data) * i / n &^ 3
+	}
+	bounds[n] = len(data)
+	parts := make([][]inst, n)
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := 0; i < n; i++ {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			if catch {
+				defer func() {
+					if r := recover(); r != nil {
+						errs[i] = malformed(r)
+					}
+				}()
+			}
+			stop := bounds[i+1]
+			if a.minInst == 1 && i+1 < n {
+				stop = min(stop+overlap, len(data))
+			}
+			parts[i] = decodeRange(a, addr, data, bounds[i], stop)
+		}(i)
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			return nil, err
+		}
+	}
+	total := 0
+	for _, p := range parts {
+		total += len(p)
+	}
+	out := make([]inst, 0, total)
+	from := addr // where the previous part handed over
+	for i, p := range parts {
+		to := addr + uint64(len(data))
+		if i+1 < n {
+			to = syncPoint(p, parts[i+1], addr+uint64(bounds[i+1]))
+		}
+		start := sort.Search(len(p), func(k int) bool { return p[k].addr >= from })
+		end := sort.Search(len(p), func(k int) bool { return p[k].addr >= to })
+		out = append(out, p[start:end]...)
+		from = to
+	}
+	return out, nil
+}
+
+// syncPoint is the first address at or after boundary where both decodings
+// start an instruction.
+func syncPoint(prev, next []inst, boundary uint64) uint64 {
+	i := sort.Search(len(prev), func(k int) bool { return prev[k].addr >= boundary })
+	j := 0
+	for i < len(prev) && j < len(next) {
+		switch {
+		case prev[i].addr == next[j].addr:
+			return prev[i].addr
+		case prev[i].addr < next[j].addr:
+			i++
+		default:
+			j++
+		}
+	}
+	return boundary
+}
+
+// decodeRange decodes linearly every instruction that starts in data[from:stop].
+func decodeRange(a *arch, addr uint64, data []byte, from, stop int) []inst {
+	d := &decoder{out: make([]inst, 0, (stop-from)/3+16)}
+	for off := from; off < stop; {
+		rest := data[off:]
+		if len(rest) < a.minInst {
+			d.emit(inst{addr: addr + uint64(off), op: opDead})
+			break
+		}
+		off += a.decode(d, addr+uint64(off), rest)
+	}
+	return d.out
+}
+
+// program is a decoded executable with what its symbols say.
+type program struct {
+	arch       *arch
+	secs       []*codeSection
+	funcStarts []uint64
+	names      map[uint64]string // functions, PLT stubs, GOT slots
+	nameRank   map[uint64]int
+	hinted     map[uint64]loc
+	imports    map[uint64]bool // GOT slots: nothing to analyse behind them
+	units      []unit
+}
+
+func newProgram(f *elf.File, a *arch, secs []*codeSection) *program {
+	p := &program{
+		arch:     a,
+		secs:     secs,
+		names:    map[uint64]string{},
+		nameRank: map[uint64]int{},
+		hinted:   map[uint64]loc{},
+		imports:  map[uint64]bool{},
+	}
+	p.funcStarts = append(p.funcStarts, f.Entry)
+	inCode := func(v uint64) bool {
+		for _, s := range secs {
+			if v >= s.addr && v < s.end() {
+				return true
+			}
+		}
+		return false
+	}
+	syms, _ := f.Symbols()
+	dsyms, _ := f.DynamicSymbols()
+	for _, list := range [][]elf.Symbol{syms, dsyms} {
+		for _, s := range list {
+			t := elf.ST_TYPE(s.Info)
+			if (t != elf.STT_FUNC && t != elf.STT_GNU_IFUNC) || s.Section == elf.SHN_UNDEF || !inCode(s.Value) {
+				continue
+			}
+			p.funcStarts = append(p.funcStarts, s.Value)
+			p.name(s.Value, s.Name, bindRank(elf.ST_BIND(s.Info)))
+			if i, ok := hints[s.Name]; ok {
+				p.hinted[s.Value] = a.argLoc(i)
+			}
+		}
+	}
+	for slot, name := range gotSlots(f, dsyms) {
+		p.name(slot, name+"@got", 0)
+		p.imports[slot] = true
+		if i, ok := hints[name]; ok {
+			p.hinted[slot] = a.argLoc(i)
+		}
+	}
+	for _, s := range secs {
+		for i := range s.code {
+			in := &s.code[i]
+			if in.op == opCall && in.imm != 0 && in.flags&fSlot == 0 && inCode(uint64(in.imm)) {
+				p.funcStarts = append(p.funcStarts, uint64(in.imm))
+			}
+		}
+	}
+	slices.Sort(p.funcStarts)
+	p.funcStarts = slices.Compact(p.funcStarts)
+	// A stub that jumps through a named GOT slot is that import's PLT entry.
+	for _, s := range secs {
+		for i := range s.code {
+			in := &s.code[i]
+			if in.op != opJump || in.flags&fSlot == 0 {
+				continue
+			}
+			name, ok := p.names[uint64(in.imm)]
+			if !ok {
+				continue
+			}
+			k := sort.Search(len(p.funcStarts), func(k int) bool { return p.funcStarts[k] > in.addr }) - 1
+			if k >= 0 && in.addr-p.funcStarts[k] <= 16 {
+				p.name(p.funcStarts[k], strings.TrimSuffix(name, "@got")+"@plt", 0)
+			}
+		}
+	}
+	p.splitUnits()
+	return p
+}
+
+func bindRank(b elf.SymBind) int {
+	switch b {
+	case elf.STB_GLOBAL:
+		return 3
+	case elf.STB_WEAK:
+		return 2
+	}
+	return 1
+}
+
+// name records a name for addr, preferring global over weak over local
+// symbols, then the lexically first, so results are stable.
+func (p *program) name(addr uint64, name string, rank int) {
+	if name == "" {
+		return
+	}
+	old, ok := p.names[addr]
+	if ok && (p.nameRank[addr] > rank || p.nameRank[addr] == rank && old <= name) {
+		return
+	}
+	p.names[addr] = name
+	p.nameRank[addr] = rank
+}
+
+func (p *program) isFuncStart(addr uint64) bool {
+	i := sort.Search(len(p.funcStarts), func(i int) bool { return p.funcStarts[i] >= addr })
+	return i < len(p.funcStarts) && p.funcStarts[i] == addr
+}
+
+func (p *program) label(addr uint64) string {
+	if n, ok := p.names[addr]; ok {
+		return n
+	}
+	return fmt.Sprintf("%#x", addr)
+}
+
+// gotSlots maps GOT slots to the dynamic symbols relocations bind them to.
+func gotSlots(f *elf.File, dsyms []elf.Symbol) map[uint64]string {
+	slots := map[uint64]string{}
+	if len(dsyms) == 0 {
+		return slots
+	}
+	for _, s := range f.Sections {
+		if s.Type != elf.SHT_RELA || int(s.Link) >= len(f.Sections) || f.Sections[s.Link].Type != elf.SHT_DYNSYM {
+			continue
+		}
+		if s.Size > maxRelaBytes {
+			continue
+		}
+		data, err := s.Data()
+		if err != nil {
+			continue
+		}
+		for off := 0; off+24 <= len(data); off += 24 {
+			r := f.ByteOrder.Uint64(data[off:])
+			info := f.ByteOrder.Uint64(data[off+8:])
+			sym := info >> 32
+			if sym == 0 || sym > uint64(len(dsyms)) {
+				continue
+			}
+			if name := dsyms[sym-1].Name; name != "" {
+				slots[r] = name
+			}
+		}
+	}
+	return slots
+}
+
+// unit is code analysed on its own: from a function start, or the start
+// of a section, to the next. No state crosses from one unit to another, so
+// when trampolines are discovered only the units calling them are redone.
+type unit struct {
+	sec      *codeSection
+	from, to int // indices into sec.code
+}
+
+func (p *program) splitUnits() {
+	fi := 0
+	for _, s := range p.secs {
+		from := 0
+		for i := 1; i < len(s.code); i++ {
+			a := s.code[i].addr
+			for fi < len(p.funcStarts) && p.funcStarts[fi] < a {
+				fi++
+			}
+			if fi < len(p.funcStarts) && p.funcStarts[fi] == a && s.code[i-1].addr != a {
+				p.units = append(p.units, unit{sec: s, from: from, to: i})
+				from = i
+			}
+		}
+		if from < len(s.code) {
+			p.units = append(p.units, unit{sec: s, from: from, to: len(s.code)})
+		}
+	}
+}
+
+// callersOf lists the units that call or jump to any of fns.
+func (p *program) callersOf(fns map[uint64]bool) []int {
+	var us []int
+	for u, un := range p.units {
+		for _, in := range un.sec.code[un.from:un.to] {
+			if (in.op == opCall || in.op == opJump) && fns[uint64(in.imm)] {
+				us = append(us, u)
+				break
+			}
+		}
+	}
+	return us
+}
+
+func (p *program) runUnit(z *analyzer, u int) []site {
+	un := p.units[u]
+	z.sites = nil
+	z.run(un.sec.code[un.from:un.to], un.sec.end())
+	return z.sites
+}
+
+func addLoc(t map[uint64][]loc, fn uint64, l loc, changed map[uint64]bool) {
+	for _, o := range t[fn] {
+		if o == l {
+			return
+		}
+	}
+	t[fn] = append(t[fn], l)
+	changed[fn] = true
+}
+
+// discover adds every function whose number still is an incoming argument.
+func (p *program) discover(t map[uint64][]loc, sites []site, changed map[uint64]bool) {
+	for _, s := range sites {
+		if s.int80 {
+			continue
+		}
+		for _, e := range s.v.e[:s.v.n] {
+			switch {
+			case e.kind == kArg && uint8(e.x) != p.arch.sp:
+				addLoc(t, s.fn, loc{reg: uint8(e.x)}, changed)
+			case e.kind == kStackArg:
+				addLoc(t, s.fn, loc{onStack: true, stack: e.x}, changed)
+			}
+		}
+	}
+}
+
+// confirmHints keeps the name hints data flow cannot already settle: a
+// function of that name whose syscalls have a definite number (say,
+// specialised by link-time optimisation) is no trampoline.
+func (p *program) confirmHints(t map[uint64][]loc, sites []site, changed map[uint64]bool) {
+	settled := map[uint64]bool{}
+	for _, s := range sites {
+		if !s.v.unk && s.v.n > 0 {
+			settled[s.fn] = true
+		}
+	}
+	for fn, l := range p.hinted {
+		if p.imports[fn] || !settled[fn] {
+			addLoc(t, fn, l, changed)
+		}
+	}
+}
+
+// analyse runs the data flow to a fixed point: each round finds the
+// trampolines the last one's results reveal and redoes their callers.
+func (p *program) analyse() *Result {
+	tramps := map[uint64][]loc{}
+	z := &analyzer{arch: p.arch, funcStarts: p.funcStarts, tramps: tramps, pending: map[uint64]*state{}}
+	unitSites := make([][]site, len(p.units))
+	var all []site
+	for u := range p.units {
+		unitSites[u] = p.runUnit(z, u)
+		all = append(all, unitSites[u]...)
+	}
+	changed := map[uint64]bool{}
+	p.confirmHints(tramps, all, changed)
+	p.discover(tramps, all, changed)
+	for round := 0; len(changed) > 0 && round < 64; round++ {
+		redo := p.callersOf(changed)
+		changed = map[uint64]bool{}
+		for _, u := range redo {
+			unitSites[u] = p.runUnit(z, u)
+			p.discover(tramps, unitSites[u], changed)
+		}
+	}
+	all = all[:0]
+	for _, s := range unitSites {
+		all = append(all, s...)
+	}
+	return p.result(tramps, all)
+}
+
+func (p *program) result(tramps map[uint64][]loc, sites []site) *Result {
+	res := &Result{Arch: p.arch.name}
+	callers := map[uint64]int{}
+	for _, s := range sites {
+		if s.via != 0 {
+			callers[s.via]++
+		}
+	}
+	numbers := map[int]bool{}
+	for _, s := range sites {
+		unresolved := s.v.unk || s.v.n == 0
+		via := ""
+		if s.via != 0 {
+			via = p.label(s.via)
+		}
+		for _, e := range s.v.e[:s.v.n] {
+			switch e.kind {
+			case kConst:
+				if e.x < 0 || e.x >= maxSyscallNumber {
+					unresolved = true
+					continue
+				}
+				site := Site{Addr: s.addr, Number: int(e.x), Via: via}
+				if s.int80 {
+					res.Int80 = append(res.Int80, site)
+					continue
+				}
+				res.Sites = append(res.Sites, site)
+				numbers[int(e.x)] = true
+			case kArg, kStackArg:
+				// Resolved at the callers of s.fn, if it has any.
+				if s.int80 || callers[s.fn] == 0 {
+					unresolved = true
+				}
+			default:
+				unresolved = true
+			}
+		}
+		if unresolved {
+			res.Unknown++
+			res.UnknownAddrs = append(res.UnknownAddrs, s.addr)
+		}
+	}
+	// A trampoline whose address is taken may be called where no call
+	// instruction names it.
+	for _, sec := range p.secs {
+		for i := range sec.code {
+			in := &sec.code[i]
+			if t := uint64(in.imm); in.op == opConst && len(tramps[t]) > 0 && !p.imports[t] && p.isFuncStart(t) {
+				res.Unknown++
+				res.UnknownAddrs = append(res.UnknownAddrs, in.addr)
+			}
+		}
+	}
+	for n := range numbers {
+		res.Numbers = append(res.Numbers, n)
+	}
+	slices.Sort(res.Numbers)
+	for fn := range tramps {
+		// Code reached only by jumping back to it also "receives" its
+		// number, but only real functions are worth naming.
+		_, named := p.names[fn]
+		if named || callers[fn] > 0 && p.isFuncStart(fn) {
+			res.Trampolines = append(res.Trampolines, p.label(fn))
+		}
+	}
+	slices.Sort(res.Trampolines)
+	cmpSite := func(a, b Site) int {
+		if a.Addr != b.Addr {
+			return cmpUint64(a.Addr, b.Addr)
+		}
+		if a.Number != b.Number {
+			return a.Number - b.Number
+		}
+		return strings.Compare(a.Via, b.Via)
+	}
+	slices.SortFunc(res.Sites, cmpSite)
+	res.Sites = slices.Compact(res.Sites)
+	slices.SortFunc(res.Int80, cmpSite)
+	res.Int80 = slices.Compact(res.Int80)
+	slices.Sort(res.UnknownAddrs)
+	return res
+}
+
+func cmpUint64(a, b uint64) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}

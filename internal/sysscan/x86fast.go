@@ -1,0 +1,331 @@
+package sysscan
+
+import "encoding/binary"
+
+// x86asm spends about half a microsecond on every instruction. The few
+// encodings that make up most compiled code (mov, lea, push, pop, simple
+// arithmetic, calls and branches without prefixes) are translated here
+// directly; everything else, and anything unusual about these, falls back
+// to x86asm. TestFastX86 checks both paths agree on real executables.
+
+// modrm is a decoded ModRM operand: a register, or memory.
+type modrm struct {
+	reg     uint8 // the reg field, with REX.R
+	rm      uint8 // register operand when direct, with REX.B
+	direct  bool
+	base    uint8 // regNone: none or rip
+	rip     bool
+	indexed bool
+	disp    int64
+	length  int // bytes of ModRM, SIB and displacement
+}
+
+func decodeModRM(b []byte, rex byte) (modrm, bool) {
+	if len(b) < 1 {
+		return modrm{}, false
+	}
+	m := b[0]
+	mod, reg, rm := m>>6, m>>3&7, m&7
+	r := modrm{reg: reg | (rex>>2&1)<<3, length: 1, base: regNone}
+	if mod == 3 {
+		r.direct = true
+		r.rm = rm | (rex&1)<<3
+		return r, true
+	}
+	dispSize := 0
+	switch mod {
+	case 1:
+		dispSize = 1
+	case 2:
+		dispSize = 4
+	}
+	switch {
+	case rm == 4: // SIB
+		if len(b) < 2 {
+			return modrm{}, false
+		}
+		sib := b[1]
+		r.length++
+		index := sib>>3&7 | (rex>>1&1)<<3
+		base := sib & 7
+		r.indexed = index != 4
+		if base == 5 && mod == 0 {
+			dispSize = 4
+		} else {
+			r.base = base | (rex&1)<<3
+		}
+	case rm == 5 && mod == 0:
+		r.rip = true
+		dispSize = 4
+	default:
+		r.base = rm | (rex&1)<<3
+	}
+	if len(b) < r.length+dispSize {
+		return modrm{}, false
+	}
+	switch dispSize {
+	case 1:
+		r.disp = int64(int8(b[r.length]))
+	case 4:
+		r.disp = int64(int32(binary.LittleEndian.Uint32(b[r.length:])))
+	}
+	r.length += dispSize
+	return r, true
+}
+
+// plainMem is the frame-trackable form the slow path accepts: a base
+// register and displacement, or an absolute rip-relative address.
+func (m modrm) plainMem() bool {
+	return !m.indexed && (m.rip || m.base != regNone)
+}
+
+var fastArith = map[byte]uint8{0x01: aAdd, 0x09: aOr, 0x21: aAnd, 0x29: aSub, 0x31: aXor}
+
+// groupArith maps the /digit of opcodes 0x81 and 0x83; adc and sbb are
+// missing on purpose.
+var groupArith = [8]uint8{aAdd, aOr, 0, 0, aAnd, aSub, aXor, 0}
+
+func fastX86(d *decoder, addr uint64, b []byte) (int, bool) {
+	rex := byte(0)
+	p := 0
+	if b[0]&0xf0 == 0x40 {
+		rex = b[0]
+		p = 1
+	}
+	if len(b) < p+1 {
+		return 0, false
+	}
+	w := uint8(4)
+	if rex&8 != 0 {
+		w = 8
+	}
+	op := b[p]
+	emit := func(i inst) {
+		i.addr = addr
+		d.emit(i)
+	}
+	rel := func(size int) (uint64, int, bool) {
+		n := p + 1 + size
+		if len(b) < n {
+			return 0, 0, false
+		}
+		var r int64
+		if size == 1 {
+			r = int64(int8(b[p+1]))
+		} else {
+			r = int64(int32(binary.LittleEndian.Uint32(b[p+1:])))
+		}
+		return addr + uint64(n) + uint64(r), n, true
+	}
+	switch {
+	case op >= 0x50 && op <= 0x57 && rex&^1 == 0x40 || op >= 0x50 && op <= 0x57 && rex == 0:
+		r := op - 0x50 | (rex&1)<<3
+		emit(inst{op: opArith, dst: 4, src: 4, aux: aSub, imm: 8, flags: fImm, width: 8})
+		emit(inst{op: opStore, base: 4, width: 8, src: r})
+		return p + 1, true
+	case op >= 0x58 && op <= 0x5f && rex&^1 == 0x40 || op >= 0x58 && op <= 0x5f && rex == 0:
+		r := op - 0x58 | (rex&1)<<3
+		emit(inst{op: opLoad, dst: r, base: 4, width: 8, aux: 8})
+		emit(inst{op: opArith, dst: 4, src: 4, aux: aAdd, imm: 8, flags: fImm, width: 8})
+		return p + 1, true
+	case rex != 0 && (op == 0x90 || op == 0xc3 || op == 0xe8 || op == 0xe9 || op == 0xeb || op&0xf0 == 0x70 || op == 0x0f):
+		return 0, false
+	case op == 0x90:
+		emit(inst{op: opPad})
+		return 1, true
+	case op == 0xc3:
+		emit(inst{op: opDead})
+		return 1, true
+	case op == 0xe8 || op == 0xe9:
+		t, n, ok := rel(4)
+		if !ok {
+			return 0, false
+		}
+		o := opCall
+		if op == 0xe9 {
+			o = opJump
+		}
+		emit(inst{op: o, imm: int64(t)})
+		return n, true
+	case op == 0xeb:
+		t, n, ok := rel(1)
+		if !ok {
+			return 0, false
+		}
+		emit(inst{op: opJump, imm: int64(t)})
+		return n, true
+	case op&0xf0 == 0x70:
+		t, n, ok := rel(1)
+		if !ok {
+			return 0, false
+		}
+		emit(inst{op: opJump, imm: int64(t), flags: fCond})
+		return n, true
+	case op == 0x0f:
+		if len(b) < 2 {
+			return 0, false
+		}
+		switch op2 := b[1]; {
+		case op2 == 0x05:
+			emit(inst{op: opSyscall})
+			return 2, true
+		case op2&0xf0 == 0x80:
+			if len(b) < 6 {
+				return 0, false
+			}
+			t := addr + 6 + uint64(int64(int32(binary.LittleEndian.Uint32(b[2:]))))
+			emit(inst{op: opJump, imm: int64(t), flags: fCond})
+			return 6, true
+		}
+		return 0, false
+	case op >= 0xb8 && op <= 0xbf:
+		r := op - 0xb8 | (rex&1)<<3
+		if w == 8 {
+			if len(b) < p+9 {
+				return 0, false
+			}
+			emit(inst{op: opConst, dst: r, imm: int64(binary.LittleEndian.Uint64(b[p+1:])), width: 8})
+			return p + 9, true
+		}
+		if len(b) < p+5 {
+			return 0, false
+		}
+		emit(inst{op: opConst, dst: r, imm: int64(binary.LittleEndian.Uint32(b[p+1:])), width: 4})
+		return p + 5, true
+	}
+
+	// Instructions with a ModRM byte.
+	switch op {
+	case 0x89, 0x8b, 0x8d, 0x39, 0x3b, 0x85, 0x81, 0x83, 0xc7, 0x63,
+		0x01, 0x03, 0x09, 0x0b, 0x21, 0x23, 0x29, 0x2b, 0x31, 0x33:
+	default:
+		return 0, false
+	}
+	m, ok := decodeModRM(b[p+1:], rex)
+	if !ok {
+		return 0, false
+	}
+	n := p + 1 + m.length
+	next := addr + uint64(n)
+	memBase := func() (uint8, int64) {
+		if m.rip {
+			return regNone, int64(next) + m.disp
+		}
+		return m.base, m.disp
+	}
+	switch op {
+	case 0x39, 0x3b, 0x85: // cmp, test
+		emit(inst{op: opNop})
+		return n, true
+	case 0x89, 0x8b: // mov
+		switch {
+		case m.direct && op == 0x89:
+			emit(inst{op: opMove, dst: m.rm, src: m.reg, width: w})
+		case m.direct:
+			emit(inst{op: opMove, dst: m.reg, src: m.rm, width: w})
+		case op == 0x8b:
+			if base, disp := memBase(); m.plainMem() && base != regNone {
+				emit(inst{op: opLoad, dst: m.reg, base: base, disp: int32(disp), width: w, aux: w})
+			} else {
+				emit(inst{op: opClobber, dst: m.reg})
+			}
+		default:
+			if base, disp := memBase(); m.plainMem() && base != regNone {
+				emit(inst{op: opStore, base: base, disp: int32(disp), width: w, src: m.reg})
+			}
+		}
+		return n, true
+	case 0x63: // movsxd
+		if w != 8 {
+			return 0, false
+		}
+		switch {
+		case m.direct:
+			emit(inst{op: opMove, dst: m.reg, src: m.rm, aux: 4, flags: fSigned, width: 8})
+		default:
+			if base, disp := memBase(); m.plainMem() && base != regNone {
+				emit(inst{op: opLoad, dst: m.reg, base: base, disp: int32(disp), width: 4, aux: 8, flags: fSigned})
+			} else {
+				emit(inst{op: opClobber, dst: m.reg})
+			}
+		}
+		return n, true
+	case 0x8d: // lea
+		if m.direct {
+			return 0, false
+		}
+		if m.indexed {
+			return 0, false // scale and index: leave to x86asm
+		}
+		if m.rip {
+			emit(inst{op: opConst, dst: m.reg, imm: truncate(int64(next)+m.disp, w), width: w})
+			return n, true
+		}
+		if m.base == regNone {
+			emit(inst{op: opConst, dst: m.reg, imm: truncate(m.disp, w), width: w})
+			return n, true
+		}
+		emit(inst{op: opLea, dst: m.reg, imm: m.disp, base: m.base, src: regNone, width: w})
+		return n, true
+	case 0xc7: // mov r/m, imm32
+		if m.reg&7 != 0 || len(b) < n+4 {
+			return 0, false
+		}
+		imm := int64(int32(binary.LittleEndian.Uint32(b[n:])))
+		n += 4
+		if m.direct {
+			emit(inst{op: opConst, dst: m.rm, imm: truncate(imm, w), width: w})
+			return n, true
+		}
+		if m.rip {
+			return 0, false // the slow path reports this with a later next
+		}
+		if base, disp := memBase(); m.plainMem() && base != regNone {
+			emit(inst{op: opStore, base: base, disp: int32(disp), width: w, src: regNone, imm: imm, flags: fImm})
+		} else if !m.plainMem() {
+			return 0, false
+		}
+		return n, true
+	case 0x81, 0x83:
+		size := 4
+		if op == 0x83 {
+			size = 1
+		}
+		if len(b) < n+size {
+			return 0, false
+		}
+		var imm int64
+		if size == 1 {
+			imm = int64(int8(b[n]))
+		} else {
+			imm = int64(int32(binary.LittleEndian.Uint32(b[n:])))
+		}
+		n += size
+		digit := m.reg & 7
+		if digit == 7 { // cmp
+			emit(inst{op: opNop})
+			return n, true
+		}
+		aop := groupArith[digit]
+		if !m.direct || aop == 0 {
+			return 0, false
+		}
+		emit(inst{op: opArith, dst: m.rm, src: m.rm, aux: aop, imm: imm, flags: fImm, width: w})
+		return n, true
+	}
+	// Two-operand arithmetic: op r/m, r (0x01...) or op r, r/m (0x03...).
+	aop, ok := fastArith[op&^2]
+	if !ok || !m.direct {
+		return 0, false
+	}
+	dst, src := m.rm, m.reg
+	if op&2 != 0 {
+		dst, src = m.reg, m.rm
+	}
+	if dst == src && (aop == aXor || aop == aSub) {
+		emit(inst{op: opConst, dst: dst, width: w})
+	} else {
+		emit(inst{op: opArith, dst: dst, src: dst, src2: src, aux: aop, width: w})
+	}
+	return n, true
+}
