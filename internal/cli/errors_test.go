@@ -365,6 +365,16 @@ func runPortabin(t *testing.T, dir string, env []string, args ...string) (stdout
 // left out.
 func treeDigest(t *testing.T, root string, skip ...string) string {
 	t.Helper()
+	digest, err := digestTree(root, skip...)
+	if err != nil {
+		t.Fatalf("hashing %s: %v", root, err)
+	}
+	return digest
+}
+
+// digestTree lists every path below root with its mode, time and content hash (or link
+// target), sorted, so that two digests are equal only for an unchanged tree.
+func digestTree(root string, skip ...string) (string, error) {
 	var lines []string
 	err := filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
 		if err != nil {
@@ -403,10 +413,10 @@ func treeDigest(t *testing.T, root string, skip ...string) string {
 		return nil
 	})
 	if err != nil {
-		t.Fatalf("hashing %s: %v", root, err)
+		return "", err
 	}
 	sort.Strings(lines)
-	return strings.Join(lines, "\n") + "\n"
+	return strings.Join(lines, "\n") + "\n", nil
 }
 
 // TestInterrupt stops a build with SIGINT sent to portabin alone, as kill, a CI runner or a
