@@ -119,6 +119,27 @@ func TestX86DataFlow(t *testing.T) {
 1:	mov $2, %eax
 2:	syscall
 	ret`, numbers: []int{1, 2}},
+		{name: "branch to an untracked instruction", src: `
+	test %edi, %edi
+	je 1f
+	mov $1, %eax
+	jmp 2f
+1:	mov $2, %eax
+2:	pxor %xmm0, %xmm0
+	syscall
+	ret`, numbers: []int{1, 2}},
+		{name: "function starting with an untracked instruction", src: `
+	.type main,@function
+main:
+	mov $39, %edi
+	call f
+	ret
+	.type f,@function
+f:
+	pxor %xmm0, %xmm0
+	mov %rdi, %rax
+	syscall
+	ret`, numbers: []int{39}, trampolines: []string{"f"}},
 		{name: "cmov", src: `
 	mov $3, %eax
 	mov $4, %ecx

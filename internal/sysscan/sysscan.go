@@ -316,7 +316,15 @@ func decodeRange(a *arch, addr uint64, data []byte, from, stop int) []inst {
 			d.emit(inst{addr: addr + uint64(off), op: opDead})
 			break
 		}
-		off += a.decode(d, addr+uint64(off), rest)
+		n := len(d.out)
+		at := addr + uint64(off)
+		off += a.decode(d, at, rest)
+		if len(d.out) == n {
+			// Every instruction gets an entry, even one that changes
+			// nothing followed, so that branches and functions
+			// starting there are found.
+			d.emit(inst{addr: at, op: opNop})
+		}
 	}
 	return d.out
 }
