@@ -42,6 +42,8 @@ type Report struct {
 	Linking   string   `json:"linking"`
 	Interp    string   `json:"interpreter,omitempty"`
 	Needed    []string `json:"needed,omitempty"`
+	RPath     []string `json:"rpath,omitempty"`
+	RunPath   []string `json:"runpath,omitempty"`
 	Libc      Libc     `json:"libc"`
 	Kernel    Kernel   `json:"kernel"`
 	CPU       *CPU     `json:"cpu,omitempty"`
@@ -118,6 +120,11 @@ func File(path string, req Requirements) (rep *Report, err error) {
 		Schema: Schema, Path: path, Class: info.Class.String(), ByteOrder: info.Data.String(),
 		Machine: info.Machine.String(), Type: info.Type.String(), Entry: info.Entry,
 		Linking: string(info.Linking), Interp: info.Interp, Needed: info.Needed,
+	}
+	if info.Linking == elfinfo.Dynamic {
+		// Library search paths baked in at link time: relocating the file breaks them.
+		rep.RPath, _ = f.DynString(elf.DT_RPATH)
+		rep.RunPath, _ = f.DynString(elf.DT_RUNPATH)
 	}
 	t, known := target.ForMachine(info.Machine)
 	if known {

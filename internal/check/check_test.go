@@ -111,6 +111,10 @@ func TestDynamicAndGlibc(t *testing.T) {
 	if rep.Libc.Name != "glibc" || rep.Glibc == nil || len(rep.Glibc.Distros) == 0 {
 		t.Errorf("libc %+v, glibc %+v", rep.Libc, rep.Glibc)
 	}
+	withRunPath := ctest.Build(t, gcc, "int main(void) { return 0; }", "-Wl,-rpath,/opt/lib", "-Wl,--enable-new-dtags")
+	if rep, _ := File(withRunPath, Requirements{}); len(rep.RunPath) != 1 || rep.RunPath[0] != "/opt/lib" {
+		t.Errorf("runpath %q, want [/opt/lib]", rep.RunPath)
+	}
 	if rep, _ := File(dynamic, Requirements{AllowDynamic: true}); !rep.Portable {
 		t.Errorf("--allow-dynamic: %q", rep.Verdict)
 	}

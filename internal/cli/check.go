@@ -174,6 +174,9 @@ func printReport(w io.Writer, r *check.Report, colour bool) {
 		link += ", needs " + strings.Join(r.Needed, ", ")
 	}
 	fmt.Fprintf(w, "  linking:  %s\n", link)
+	for _, p := range append(append([]string(nil), r.RPath...), r.RunPath...) {
+		fmt.Fprintf(w, "  rpath:    %s\n", p)
+	}
 	libc := r.Libc.Name
 	if r.Libc.Version != "" {
 		libc += " " + r.Libc.Version
