@@ -114,7 +114,7 @@ func buildTarget(ctx context.Context, o Options, kind buildsys.Kind, system buil
 			job.Emulator = qemu
 		}
 	}
-	cxxSource, cxx := toolchain.HasCXXSources(o.Dir)
+	cxxSource, cxx := buildsys.HasCXXSources(o.Dir)
 	cfg, err := o.Toolchain.Prepare(ctx, t, toolchain.Options{
 		SourceDir: o.Dir, BuildDir: buildDir, Debug: o.Debug, Strip: o.Strip, PIE: o.PIE, CXX: cxx,
 		PrefixMap: prefixMap(o.Dir, buildDir),

@@ -5,7 +5,6 @@ package check
 import (
 	"debug/elf"
 	"fmt"
-	"os"
 	"strings"
 
 	"github.com/portabin/portabin/internal/distro"
@@ -245,9 +244,3 @@ func levelRank(level string) int {
 
 // ValidISA reports whether level is a CPU level check understands.
 func ValidISA(level string) bool { return levelRank(level) >= 1 && levelRank(level) <= 4 }
-
-// Exists says whether path is there, for a clear error before parsing.
-func Exists(path string) error {
-	_, err := os.Stat(path)
-	return err
-}

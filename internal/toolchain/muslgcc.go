@@ -2,12 +2,9 @@ package toolchain
 
 import (
 	"context"
-	"errors"
 	"io"
-	"io/fs"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"sort"
 	"strings"
 	"sync"
@@ -20,7 +17,7 @@ import (
 )
 
 // MuslGCCNoCXX is the message c++ refuses with under musl-gcc, and the one a build that has C++
-// sources (HasCXXSources) should fail early with.
+// sources (buildsys.HasCXXSources) should fail early with.
 const MuslGCCNoCXX = "musl-gcc compiles C only; this project has C++ sources: use --toolchain zig (the default)"
 
 type muslGCC struct {
@@ -141,50 +138,6 @@ func PrefixMapFlags(m map[string]string) []string {
 		flags = append(flags, "-ffile-prefix-map="+old+"="+m[old])
 	}
 	return flags
-}
-
-var cxxExtensions = map[string]bool{".cc": true, ".cpp": true, ".cxx": true, ".C": true, ".c++": true}
-
-// skippedDirs are folders whose sources are usually not part of a project's default build
-// (zlib's contrib/ has C++ that its build never touches). A C++ file missed here still stops the
-// build, with the same message, when the build system runs c++.
-var skippedDirs = map[string]bool{
-	"build": true, "_build": true, "builddir": true,
-	"contrib": true, "doc": true, "docs": true, "example": true, "examples": true,
-}
-
-// HasCXXSources returns the first C++ source below dir (relative to dir), skipping hidden folders,
-// build trees and folders that are usually not built; false when there is none.
-func HasCXXSources(dir string) (string, bool) {
-	var found string
-	errFound := errors.New("found")
-	_ = filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return nil // an unreadable folder is the build system's problem to report
-		}
-		if d.IsDir() {
-			if path != dir && (strings.HasPrefix(d.Name(), ".") || skippedDirs[d.Name()] || isBuildTree(path)) {
-				return filepath.SkipDir
-			}
-			return nil
-		}
-		if cxxExtensions[filepath.Ext(d.Name())] && d.Type().IsRegular() {
-			found, _ = filepath.Rel(dir, path)
-			return errFound
-		}
-		return nil
-	})
-	return found, found != ""
-}
-
-// isBuildTree recognises a CMake or Meson build folder by what those tools leave in it.
-func isBuildTree(dir string) bool {
-	for _, marker := range []string{"CMakeCache.txt", "meson-private"} {
-		if _, err := os.Lstat(filepath.Join(dir, marker)); err == nil {
-			return true
-		}
-	}
-	return false
 }
 
 // verboseStream is where subprocess output goes as it runs: the debug log when --verbose is on.
