@@ -26,6 +26,7 @@ if [ "${1:-demo}" = test ]; then
   want gcc gcc
   want strace strace
   want scanelf pax-utils
+  want chromium chromium # the HTML report's rendering test
   [ -f /usr/share/man/man2/syscalls.2.gz ] || [ -f /usr/share/man/man2/syscalls.2 ] || need+=(manpages-dev)
 fi
 
