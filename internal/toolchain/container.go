@@ -3,8 +3,6 @@ package toolchain
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -13,18 +11,17 @@ import (
 	"os/exec"
 	"path/filepath"
 	"sort"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/portabin/portabin/internal/cache"
 	"github.com/portabin/portabin/internal/ccwrap"
+	"github.com/portabin/portabin/internal/engine"
 	"github.com/portabin/portabin/internal/logs"
 	"github.com/portabin/portabin/internal/runner"
 	"github.com/portabin/portabin/internal/target"
 	"github.com/portabin/portabin/internal/uerr"
-	"golang.org/x/sys/unix"
 )
 
 // ContainerOptions choose the engine and the image the container toolchain builds in.
@@ -44,16 +41,10 @@ const builderContainerfile = `FROM docker.io/library/alpine:3.20
 RUN apk add --no-cache build-base cmake meson samurai linux-headers
 `
 
-// engineFlagsEnv holds global engine flags (split on spaces) that a machine's engine needs on
-// every call, e.g. "--runtime runc --cgroup-manager cgroupfs" for a podman whose configured
-// runtime or cgroup manager does not work there.
-const engineFlagsEnv = "PORTABIN_ENGINE_FLAGS"
-
 type container struct {
-	engine      string
-	engineFlags []string
-	stream      io.Writer
-	image       string
+	engine engine.Engine
+	stream io.Writer
+	image  string
 	// builder is true when image is portabin's default, which Prepare builds when missing.
 	builder bool
 	// self is the portabin executable: the build's wrapper scripts run it inside the container.
@@ -70,7 +61,10 @@ type container struct {
 
 // NewContainer returns the toolchain that runs every build command inside a container image.
 func NewContainer(o ContainerOptions) (Toolchain, error) {
-	engine, err := findEngine(o.Engine)
+	eng, err := engine.Find(o.Engine)
+	if uerr.Code(err) == uerr.ExitEnvironment {
+		return nil, uerr.Env(engine.Hint+", or use --toolchain zig (the default)", "%v", err)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -82,38 +76,17 @@ func NewContainer(o ContainerOptions) (Toolchain, error) {
 		return nil, fmt.Errorf("finding the portabin executable: %w", err)
 	}
 	c := &container{
-		engine:      engine,
-		engineFlags: strings.Fields(os.Getenv(engineFlagsEnv)),
-		image:       o.Image,
-		stream:      o.Stream,
-		self:        self,
-		mounts:      map[string]bool{},
+		engine: eng,
+		image:  o.Image,
+		stream: o.Stream,
+		self:   self,
+		mounts: map[string]bool{},
 	}
 	if c.image == "" {
 		c.image = "portabin-builder:" + cache.Key(builderContainerfile)
 		c.builder = true
 	}
 	return c, nil
-}
-
-const engineHint = "install podman (apt-get install podman) or docker, or use --toolchain zig (the default)"
-
-func findEngine(name string) (string, error) {
-	switch name {
-	case "":
-		for _, e := range []string{"podman", "docker"} {
-			if _, err := exec.LookPath(e); err == nil {
-				return e, nil
-			}
-		}
-		return "", uerr.Env(engineHint, "no container engine found (podman or docker)")
-	case "podman", "docker":
-		if _, err := exec.LookPath(name); err != nil {
-			return "", uerr.Env(engineHint, "%s not found", name)
-		}
-		return name, nil
-	}
-	return "", uerr.Usage("use podman or docker", "unknown container engine %q", name)
 }
 
 func (*container) Name() string { return "container" }
@@ -139,12 +112,12 @@ func (c *container) Prepare(ctx context.Context, t target.Target, opts Options) 
 		return ccwrap.Config{}, errors.New("the container toolchain needs the source and build folders")
 	}
 	img, err := c.inspect(ctx)
-	if errors.Is(err, errNoImage) && c.builder {
+	if errors.Is(err, engine.ErrNoImage) && c.builder {
 		if err = c.buildBuilder(ctx); err == nil {
 			img, err = c.inspect(ctx)
 		}
 	}
-	if errors.Is(err, errNoImage) {
+	if errors.Is(err, engine.ErrNoImage) {
 		return ccwrap.Config{}, uerr.Env(fmt.Sprintf("pull it (%s pull %s) or import it (%s load -i FILE)", c.engine, c.image, c.engine),
 			"image %s not available to %s", c.image, c.engine)
 	}
@@ -213,15 +186,13 @@ func imageCompilers(env []string) (cc, cxx []string) {
 	return cc, cxx
 }
 
-var errNoImage = errors.New("no such image")
-
 type imageInfo struct {
 	ID           string
 	Architecture string
 	Env          []string
 }
 
-// inspect asks the engine about the image; errNoImage when the engine does not have it.
+// inspect asks the engine about the image; engine.ErrNoImage when the engine does not have it.
 func (c *container) inspect(ctx context.Context) (imageInfo, error) {
 	var info imageInfo
 	cmd := c.command(ctx, "image", "inspect", "--format", "{{.Id}} {{.Architecture}} {{json .Config.Env}}", c.image)
@@ -229,7 +200,7 @@ func (c *container) inspect(ctx context.Context) (imageInfo, error) {
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()
 	if err != nil {
-		return info, c.engineError(err, stderr.String())
+		return info, c.engine.Error(err, stderr.String())
 	}
 	fields := strings.SplitN(strings.TrimSpace(string(out)), " ", 3)
 	if len(fields) != 3 {
@@ -240,26 +211,6 @@ func (c *container) inspect(ctx context.Context) (imageInfo, error) {
 		return info, fmt.Errorf("reading the environment of image %s: %w", c.image, err)
 	}
 	return info, nil
-}
-
-// engineError tells a missing image from an engine that does not work at all.
-func (c *container) engineError(err error, stderr string) error {
-	var notFound *exec.Error
-	if errors.As(err, &notFound) {
-		return uerr.Env(engineHint, "%s not found", c.engine)
-	}
-	lower := strings.ToLower(stderr)
-	for _, s := range []string{"no such image", "image not known", "no such object"} {
-		if strings.Contains(lower, s) {
-			return errNoImage
-		}
-	}
-	return &uerr.Error{
-		Code:   uerr.ExitEnvironment,
-		Msg:    fmt.Sprintf("%s does not work here", c.engine),
-		Hint:   fmt.Sprintf("check that `%s info` works; global flags it needs can be given in %s", c.engine, engineFlagsEnv),
-		Detail: runner.Tail(stderr, 20),
-	}
 }
 
 // buildBuilder makes portabin's default image. It needs the network, once.
@@ -297,7 +248,7 @@ func (c *container) runAs(ctx context.Context) (string, error) {
 		return c.user, nil
 	}
 	user := fmt.Sprintf("%d:%d", os.Getuid(), os.Getgid())
-	if c.engine == "docker" && os.Getuid() != 0 {
+	if c.engine.Name == "docker" && os.Getuid() != 0 {
 		// Rootless docker maps the container's root to the caller; any other user would map
 		// to one of the caller's subordinate ids.
 		cmd := c.command(ctx, "info", "--format", "{{json .SecurityOptions}}")
@@ -305,7 +256,7 @@ func (c *container) runAs(ctx context.Context) (string, error) {
 		cmd.Stderr = &stderr
 		out, err := cmd.Output()
 		if err != nil {
-			return "", c.engineError(err, stderr.String())
+			return "", c.engine.Error(err, stderr.String())
 		}
 		if strings.Contains(string(out), "rootless") {
 			user = ""
@@ -325,9 +276,7 @@ func (c *container) output() io.Writer {
 
 // command is an engine invocation with the global flags this machine needs.
 func (c *container) command(ctx context.Context, args ...string) *exec.Cmd {
-	cmd := exec.CommandContext(ctx, c.engine, append(append([]string(nil), c.engineFlags...), args...)...)
-	cmd.Env = os.Environ()
-	return cmd
+	return c.engine.Command(ctx, args...)
 }
 
 // Runner runs each command in a new container of the image, with the source folder (read
@@ -357,7 +306,7 @@ func (r containerRunner) Run(ctx context.Context, cmd runner.Cmd) error {
 			}
 		}
 	}
-	name := "portabin-" + randomHex(6)
+	name := engine.ContainerName()
 	ec := c.command(ctx, c.runArgs(name, user, mounts, cmd)...)
 	// Killing the engine's client would leave the container running.
 	ec.Cancel = func() error {
@@ -377,7 +326,7 @@ func (r containerRunner) Run(ctx context.Context, cmd runner.Cmd) error {
 		// The engine's own failure: it could not make or start the container.
 		return &uerr.Error{Code: uerr.ExitEnvironment,
 			Msg:    fmt.Sprintf("%s could not start a container of %s", c.engine, c.image),
-			Hint:   fmt.Sprintf("check that `%s run --rm %s true` works; global flags it needs can be given in %s", c.engine, c.image, engineFlagsEnv),
+			Hint:   fmt.Sprintf("check that `%s run --rm %s true` works; global flags it needs can be given in %s", c.engine, c.image, engine.FlagsEnv),
 			Detail: detail}
 	case code == 127 && strings.Contains(detail, "executable file not found"):
 		return uerr.Env("use an image that has it", "%s not found in image %s", cmd.Args[0], c.image)
@@ -393,8 +342,8 @@ func (c *container) runArgs(name, user string, mounts map[string]bool, cmd runne
 	args := []string{"run", "--rm", "--name", name, "--network", "none",
 		// SELinux would deny the container the mounted folders; relabelling them is worse.
 		"--security-opt", "label=disable"}
-	if c.engine == "podman" {
-		args = append(args, podmanUlimits()...)
+	args = append(args, c.engine.RunFlags()...)
+	if c.engine.Name == "podman" {
 		if os.Getuid() != 0 {
 			// Rootless podman: make the caller's id the same inside and out.
 			args = append(args, "--userns=keep-id")
@@ -430,43 +379,9 @@ func (c *container) runArgs(name, user string, mounts map[string]bool, cmd runne
 	return append(args, cmd.Args...)
 }
 
-// podmanUlimits gives the container portabin's own limits. Rootful podman otherwise asks for
-// 1048576 open files and processes, which fails ("error setting rlimit ... operation not
-// permitted") where root may not raise its hard limits, as in some VMs and CI sandboxes. Podman
-// caps its own process limit at kernel.pid_max, and the container may not exceed podman's.
-// Docker's daemon sets its containers' limits from its own, so docker needs none of this.
-func podmanUlimits() []string {
-	var files, procs unix.Rlimit
-	if unix.Getrlimit(unix.RLIMIT_NOFILE, &files) != nil || unix.Getrlimit(unix.RLIMIT_NPROC, &procs) != nil {
-		return nil
-	}
-	maxProcs := procs.Max
-	if data, err := os.ReadFile("/proc/sys/kernel/pid_max"); err == nil {
-		if pidMax, err := strconv.ParseUint(strings.TrimSpace(string(data)), 10, 64); err == nil && pidMax < maxProcs {
-			maxProcs = pidMax
-		}
-	}
-	limit := func(n uint64) string {
-		if n == unix.RLIM_INFINITY {
-			return "-1"
-		}
-		return strconv.FormatUint(n, 10)
-	}
-	return []string{
-		"--ulimit", "nofile=" + limit(files.Max) + ":" + limit(files.Max),
-		"--ulimit", "nproc=" + limit(maxProcs) + ":" + limit(maxProcs),
-	}
-}
-
 func shortCommand(args []string) string {
 	if len(args) > 4 {
 		return strings.Join(args[:4], " ") + " ..."
 	}
 	return strings.Join(args, " ")
-}
-
-func randomHex(n int) string {
-	b := make([]byte, n)
-	_, _ = rand.Read(b)
-	return hex.EncodeToString(b)
 }

@@ -14,6 +14,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/portabin/portabin/internal/ccwrap"
+	"github.com/portabin/portabin/internal/engine"
 	"github.com/portabin/portabin/internal/runner"
 	"github.com/portabin/portabin/internal/target"
 	"github.com/portabin/portabin/internal/uerr"
@@ -41,7 +42,7 @@ func TestImageCompilers(t *testing.T) {
 }
 
 func TestContainerRunArgs(t *testing.T) {
-	c := &container{engine: "docker", engineFlags: []string{"--log-level", "error"}, image: "img:1", self: "/opt/portabin"}
+	c := &container{engine: engine.Engine{Name: "docker", Flags: []string{"--log-level", "error"}}, image: "img:1", self: "/opt/portabin"}
 	mounts := map[string]bool{"/src": false, "/work/build": true}
 	got := c.command(context.Background(), c.runArgs("portabin-x", "1000:1000", mounts,
 		runner.Cmd{Args: []string{"make", "-j4"}, Dir: "/work/build", Env: []string{"CC=/work/build/.portabin/bin/cc"}})...).Args
@@ -54,7 +55,7 @@ func TestContainerRunArgs(t *testing.T) {
 	}
 
 	// podman gets the caller's limits; portabin inside a mounted folder is not mounted twice.
-	c.engine, c.engineFlags, c.self = "podman", nil, "/work/build/tools/portabin"
+	c.engine, c.self = engine.Engine{Name: "podman"}, "/work/build/tools/portabin"
 	got = c.runArgs("n", "", mounts, runner.Cmd{Args: []string{"true"}})
 	joined := strings.Join(got, " ")
 	for _, s := range []string{"--ulimit nofile=", "--ulimit nproc="} {
@@ -73,17 +74,17 @@ func TestNewContainerEngines(t *testing.T) {
 		t.Errorf("engine lxc: %v (exit %d), want a usage error", err, uerr.Code(err))
 	}
 	t.Setenv("PATH", t.TempDir())
-	for _, engine := range []string{"", "podman", "docker"} {
-		_, err := NewContainer(ContainerOptions{Engine: engine})
+	for _, name := range []string{"", "podman", "docker"} {
+		_, err := NewContainer(ContainerOptions{Engine: name})
 		if uerr.Code(err) != uerr.ExitEnvironment || !strings.Contains(uerr.HintOf(err), "install podman") {
-			t.Errorf("engine %q with none installed: %v (exit %d, hint %q), want exit 3 with a hint",
-				engine, err, uerr.Code(err), uerr.HintOf(err))
+			t.Errorf("name %q with none installed: %v (exit %d, hint %q), want exit 3 with a hint",
+				name, err, uerr.Code(err), uerr.HintOf(err))
 		}
 	}
 }
 
 func TestContainerPrepareRefusesOtherArch(t *testing.T) {
-	tc := &container{engine: "podman", image: "img"}
+	tc := &container{engine: engine.Engine{Name: "podman"}, image: "img"}
 	tg, _ := target.Parse("riscv64")
 	if host, _ := target.Host(); host.Arch == "riscv64" {
 		tg, _ = target.Parse("aarch64")
