@@ -230,22 +230,8 @@ func verify(exes []string, t target.Target) error {
 }
 
 // writeWrappers writes the wrapper configuration and the scripts the build system calls as its
-// compilers: each runs `portabin cc` (or c++, ar, ranlib) with that configuration.
+// compilers; the link log makes dist/ take only what portabin linked.
 func writeWrappers(buildDir, self string, cfg ccwrap.Config) (buildsys.Tools, error) {
-	state := filepath.Join(buildDir, ".portabin")
-	conf := filepath.Join(state, "wrap.json")
 	cfg.LinkLog = buildsys.LinkLog(buildDir)
-	if err := cfg.Save(conf); err != nil {
-		return buildsys.Tools{}, err
-	}
-	path := func(tool ccwrap.Tool) string { return filepath.Join(state, "bin", string(tool)) }
-	for _, tool := range []ccwrap.Tool{ccwrap.CC, ccwrap.CXX, ccwrap.AR, ccwrap.RANLIB} {
-		script := fmt.Sprintf("#!/bin/sh\nPORTABIN_WRAP=%s exec %s %s \"$@\"\n", shQuote(conf), shQuote(self), tool)
-		if err := buildsys.WriteIfChanged(path(tool), script, 0o755); err != nil {
-			return buildsys.Tools{}, fmt.Errorf("writing the %s wrapper: %w", tool, err)
-		}
-	}
-	return buildsys.Tools{CC: path(ccwrap.CC), CXX: path(ccwrap.CXX), AR: path(ccwrap.AR), RANLIB: path(ccwrap.RANLIB)}, nil
+	return buildsys.WriteWrappers(filepath.Join(buildDir, ".portabin"), self, cfg)
 }
-
-func shQuote(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }
