@@ -3,7 +3,9 @@
 # into a cache outside the checkout (the tarballs are never committed), and prints the folder
 # each one is unpacked in, one line per NAME.
 #
-# Usage: scripts/fetch-sources.sh NAME...
+# Usage: scripts/fetch-sources.sh [-d] NAME...
+#   -d  download only (no unpacking) and print the download folders: the dependency tests hand
+#       the tarballs to portabin, which finds them by sha256 (--sources).
 #
 # Cache: ${PORTABIN_TEST_CACHE:-$HOME/.cache/portabin-test}/sources/NAME/{download,src}.
 # Exit codes: 0 ok, 1 failure, 2 usage, 3 the sources cannot be had on this machine (the mirror
@@ -14,11 +16,26 @@ prog=fetch-sources
 die() { echo "$prog: $*" >&2; exit 1; }
 unavailable() { echo "$prog: $*" >&2; exit 3; }
 
-[ $# -gt 0 ] || { echo "usage: $0 NAME..." >&2; exit 2; }
+downloadOnly=0
+if [ "${1:-}" = -d ]; then
+  downloadOnly=1
+  shift
+fi
+[ $# -gt 0 ] || { echo "usage: $0 [-d] NAME..." >&2; exit 2; }
 
 cache=${PORTABIN_TEST_CACHE:-$HOME/.cache/portabin-test}/sources
 
-unpacked() { [ -f "$cache/$1/.unpacked" ] && [ -d "$cache/$1/src" ]; }
+unpacked() {
+  if [ $downloadOnly = 1 ]; then
+    compgen -G "$cache/$1/download/*.orig.tar.*" >/dev/null
+  else
+    [ -f "$cache/$1/.unpacked" ] && [ -d "$cache/$1/src" ]
+  fi
+}
+# result NAME prints the folder the caller asked for.
+result() {
+  if [ $downloadOnly = 1 ]; then echo "$cache/$1/download"; else echo "$cache/$1/src"; fi
+}
 
 # Fast path: everything already unpacked, no lock and no apt.
 all=1
@@ -29,7 +46,7 @@ for name in "$@"; do
   unpacked "$name" || all=0
 done
 if [ $all = 1 ]; then
-  for name in "$@"; do echo "$cache/$name/src"; done
+  for name in "$@"; do result "$name"; done
   exit 0
 fi
 
@@ -140,7 +157,7 @@ for name in "$@"; do
       ensured=1
     fi
     download "$name"
-    unpack "$name"
+    [ $downloadOnly = 1 ] || unpack "$name"
   fi
-  echo "$cache/$name/src"
+  result "$name"
 done

@@ -43,6 +43,11 @@ type Options struct {
 	Progress *progress.Reporter
 	// Stream receives the build's own output when verbose.
 	Stream io.Writer
+	// Deps are the libraries to build first, name → version (portabin.toml's [deps]); Sources
+	// is where their tarballs are (deps.Fetcher); Sysroot is the user's own prefix of static
+	// libraries instead.
+	Deps             map[string]string
+	Sources, Sysroot string
 }
 
 // Result lists what one target's build wrote.
@@ -125,6 +130,9 @@ func buildTarget(ctx context.Context, o Options, kind buildsys.Kind, system buil
 	if cfg.NoCXX != "" && cxx {
 		return Result{}, uerr.Usage("use --toolchain zig (the default), which brings a C++ runtime",
 			"%s: %s", cxxSource, cfg.NoCXX)
+	}
+	if _, err := useDeps(ctx, o, t, buildDir, &cfg, &job); err != nil {
+		return Result{}, err
 	}
 	if job.Tools, err = writeWrappers(buildDir, o.Self, cfg); err != nil {
 		return Result{}, err
