@@ -6,6 +6,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+
+	"github.com/portabin/portabin/internal/sbom"
 )
 
 // Dialect says which compiler driver the rewritten commands go to.
@@ -44,6 +46,15 @@ type Config struct {
 	LinkLog string `json:"link_log,omitempty"`
 	// NoCXX, when set, is the message c++ refuses with (a toolchain without a C++ compiler).
 	NoCXX string `json:"no_cxx,omitempty"`
+	// Package is embedded into each executable linked as its ELF package note (sbom); the
+	// components of CXXRuntime join it when the link brings the C++ runtime. NoteDir holds the
+	// note objects.
+	Package    *sbom.Package    `json:"package,omitempty"`
+	CXXRuntime []sbom.Component `json:"cxx_runtime,omitempty"`
+	NoteDir    string           `json:"note_dir,omitempty"`
+	// Malloc is an object file linked into every executable; its malloc, free, ... replace
+	// musl's (the C library's archive members are only pulled for symbols still undefined).
+	Malloc string `json:"malloc,omitempty"`
 	// Env holds variables the wrapped tools need, "K=V".
 	Env []string `json:"env,omitempty"`
 }

@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+
+	"github.com/portabin/portabin/internal/sbom"
 )
 
 // Tool is the program a build system believes it is running.
@@ -305,6 +307,14 @@ func (c Config) Command(tool Tool, args []string) ([]string, []string, error) {
 	if c.PIE {
 		out = append(out, "-fPIE")
 	}
+	if links(args) && !hasArg(args, "-shared") && !hasArg(args, "-r") {
+		// First, before any -x the project gives, which would make them sources.
+		objects, err := c.exeObjects(tool, args)
+		if err != nil {
+			return nil, nil, err
+		}
+		out = append(out, objects...)
+	}
 	out = append(out, kept...)
 	if links(args) {
 		out = append(out, c.linkFlags(args)...)
@@ -318,6 +328,27 @@ func (c Config) Command(tool Tool, args []string) ([]string, []string, error) {
 		return discardOutput(out), warnings, nil
 	}
 	return out, warnings, nil
+}
+
+// exeObjects are the files portabin adds to every executable: the allocator and the note
+// that says what the executable is made of.
+func (c Config) exeObjects(tool Tool, args []string) ([]string, error) {
+	var objects []string
+	if c.Malloc != "" {
+		objects = append(objects, c.Malloc)
+	}
+	if c.Package == nil {
+		return objects, nil
+	}
+	p := *c.Package
+	if tool == CXX || hasArg(args, "-lc++") || hasArg(args, "-lstdc++") {
+		p.Components = append(append([]sbom.Component(nil), p.Components...), c.CXXRuntime...)
+	}
+	note, err := p.WriteObject(c.NoteDir)
+	if err != nil {
+		return nil, err
+	}
+	return append(objects, note), nil
 }
 
 // devNull is where probes that only want the exit status send the output.
