@@ -33,6 +33,8 @@ type buildFlags struct {
 	zigSource string
 	engine    string
 	image     string
+	deps      []string
+	sources   string
 }
 
 // NewBuildCommand is `portabin build [DIR]`.
@@ -92,6 +94,8 @@ go to the project's configure step (cmake -D..., meson -D..., ./configure --...)
 	fl.StringVar(&f.toolchain, "toolchain", "zig", "zig, container or musl-gcc")
 	fl.StringVar(&f.zigSource, "zig-source", "", "where a missing zig comes from: auto, official, npm, or a URL (default $PORTABIN_ZIG_SOURCE or auto)")
 	fl.StringVar(&f.engine, "engine", "", "container engine for --toolchain container: podman or docker (default: detected)")
+	fl.StringArrayVar(&f.deps, "dep", nil, "library to build from source first, NAME=VERSION, repeatable (see docs/deps.md)")
+	fl.StringVar(&f.sources, "sources", os.Getenv("PORTABIN_SOURCES"), "folder of source tarballs (no downloads) or mirror URL for --dep (default $PORTABIN_SOURCES)")
 	fl.StringVar(&f.image, "image", "", "builder image for --toolchain container (default: alpine with build-base, cmake, meson)")
 	return cmd
 }
@@ -106,6 +110,11 @@ func (f buildFlags) options(dir string, stderr io.Writer, verbose bool) (build.O
 	if f.jobs < 1 {
 		return o, uerr.Usage("", "--jobs must be at least 1, not %d", f.jobs)
 	}
+	deps, err := parseDeps(f.deps)
+	if err != nil {
+		return o, err
+	}
+	o.Deps, o.Sources = deps, f.sources
 	if len(f.targets) == 0 {
 		host, ok := target.Host()
 		if !ok {
@@ -144,6 +153,22 @@ func (f buildFlags) options(dir string, stderr io.Writer, verbose bool) (build.O
 		return o, uerr.Usage("use zig, container or musl-gcc", "unknown toolchain %q", f.toolchain)
 	}
 	return o, nil
+}
+
+// parseDeps reads --dep NAME=VERSION flags; VERSION may be a prefix ("1.2") or "*" for the newest.
+func parseDeps(flags []string) (map[string]string, error) {
+	if len(flags) == 0 {
+		return nil, nil
+	}
+	deps := map[string]string{}
+	for _, f := range flags {
+		name, version, _ := strings.Cut(f, "=")
+		if name == "" {
+			return nil, uerr.Usage("write --dep zlib=1.2.13, or --dep zlib for the newest", "bad --dep %q", f)
+		}
+		deps[name] = version
+	}
+	return deps, nil
 }
 
 func printResults(w io.Writer, results []build.Result, asJSON bool) error {
