@@ -47,44 +47,16 @@ var errTooOld = errors.New("too old: portabin needs zig 0.11 or newer")
 // 0.11 or newer, else a zig provisioned earlier in the cache, else it provisions the pinned zig
 // from opts.Source.
 func Ensure(ctx context.Context, opts Options) (Zig, error) {
-	if p := os.Getenv("PORTABIN_ZIG"); p != "" {
-		z, err := probe(ctx, p)
-		if err != nil {
-			return Zig{}, wrapEnv(err, "point PORTABIN_ZIG to zig 0.11 or newer, or unset it so that portabin finds or provisions one",
-				"PORTABIN_ZIG is not a usable zig")
-		}
-		return z, nil
+	z, found, err := Lookup(ctx, opts)
+	if found || err != nil {
+		return z, err
 	}
-	if p, err := exec.LookPath("zig"); err == nil {
-		z, err := probe(ctx, p)
-		if err == nil {
-			return z, nil
-		}
-		if ctx.Err() != nil {
-			return Zig{}, err
-		}
-		logs.Warn.Printf("portabin: ignoring zig on PATH: %v", err)
-	}
-
-	archives, err := plan(opts)
+	archives, dir, err := locations(opts)
 	if err != nil {
 		return Zig{}, err
 	}
-	dir := opts.CacheDir
-	if dir == "" {
-		if dir, err = cache.Sub("toolchains"); err != nil {
-			return Zig{}, err
-		}
-	} else if err := os.MkdirAll(dir, 0o755); err != nil {
-		return Zig{}, fmt.Errorf("creating toolchain folder: %w", err)
-	}
-	for _, a := range archives {
-		if z, ok, err := cached(ctx, dir, a); ok || err != nil {
-			return z, err
-		}
-	}
 	// Only "auto" lists a second archive, tried when the first could not be downloaded.
-	z, err := provision(ctx, dir, archives[0])
+	z, err = provision(ctx, dir, archives[0])
 	for _, next := range archives[1:] {
 		var netErr *networkError
 		if err == nil || !errors.As(err, &netErr) {
@@ -94,6 +66,55 @@ func Ensure(ctx context.Context, opts Options) (Zig, error) {
 		z, err = provision(ctx, dir, next)
 	}
 	return z, err
+}
+
+// Lookup is Ensure without provisioning: found is false when Ensure would download zig.
+func Lookup(ctx context.Context, opts Options) (z Zig, found bool, err error) {
+	if p := os.Getenv("PORTABIN_ZIG"); p != "" {
+		z, err := probe(ctx, p)
+		if err != nil {
+			return Zig{}, false, wrapEnv(err, "point PORTABIN_ZIG to zig 0.11 or newer, or unset it so that portabin finds or provisions one",
+				"PORTABIN_ZIG is not a usable zig")
+		}
+		return z, true, nil
+	}
+	if p, err := exec.LookPath("zig"); err == nil {
+		z, err := probe(ctx, p)
+		if err == nil {
+			return z, true, nil
+		}
+		if ctx.Err() != nil {
+			return Zig{}, false, err
+		}
+		logs.Warn.Printf("portabin: ignoring zig on PATH: %v", err)
+	}
+	archives, dir, err := locations(opts)
+	if err != nil {
+		return Zig{}, false, err
+	}
+	for _, a := range archives {
+		if z, ok, err := cached(ctx, dir, a); ok || err != nil {
+			return z, ok, err
+		}
+	}
+	return Zig{}, false, nil
+}
+
+// locations lists the archives opts allows and the folder they are provisioned into.
+func locations(opts Options) ([]archive, string, error) {
+	archives, err := plan(opts)
+	if err != nil {
+		return nil, "", err
+	}
+	dir := opts.CacheDir
+	if dir == "" {
+		if dir, err = cache.Sub("toolchains"); err != nil {
+			return nil, "", err
+		}
+	} else if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, "", fmt.Errorf("creating toolchain folder: %w", err)
+	}
+	return archives, dir, nil
 }
 
 // probe returns the zig at path (a file, or a name looked up in PATH) if it works.
