@@ -48,6 +48,8 @@ type Options struct {
 	// libraries instead.
 	Deps             map[string]string
 	Sources, Sysroot string
+	// Malloc names the allocator that replaces musl's (malloc.Names), "" for musl's own.
+	Malloc string
 }
 
 // Result lists what one target's build wrote.
@@ -134,6 +136,9 @@ func buildTarget(ctx context.Context, o Options, kind buildsys.Kind, system buil
 	if _, err := useDeps(ctx, o, t, buildDir, &cfg, &job); err != nil {
 		return Result{}, err
 	}
+	if err := describe(ctx, o, t, buildDir, &cfg); err != nil {
+		return Result{}, err
+	}
 	if job.Tools, err = writeWrappers(buildDir, o.Self, cfg); err != nil {
 		return Result{}, err
 	}
@@ -156,6 +161,9 @@ func buildTarget(ctx context.Context, o Options, kind buildsys.Kind, system buil
 	if err := verify(exes, t); err != nil {
 		return Result{}, err
 	}
+	if err := checkNotes(exes); err != nil {
+		return Result{}, err
+	}
 	outDir := filepath.Join(o.Out, t.Name)
 	if err := os.MkdirAll(outDir, 0o755); err != nil {
 		return Result{}, fmt.Errorf("creating %s: %w", outDir, err)
@@ -170,6 +178,9 @@ func buildTarget(ctx context.Context, o Options, kind buildsys.Kind, system buil
 		if err != nil {
 			return res, fmt.Errorf("writing %s: %w", filepath.Base(exe), err)
 		}
+		if out.SBOM, err = writeSBOM(out.Path, out.SHA256); err != nil {
+			return res, err
+		}
 		res.Outputs = append(res.Outputs, out)
 	}
 	return res, nil
@@ -179,7 +190,7 @@ func buildTarget(ctx context.Context, o Options, kind buildsys.Kind, system buil
 // only compiles what changed.
 func buildFolder(o Options, t target.Target) (string, error) {
 	key := cache.Key(o.Dir, t.Name, o.Toolchain.ID(), strconv.FormatBool(o.Debug),
-		strconv.FormatBool(o.Strip), strconv.FormatBool(o.PIE))
+		strconv.FormatBool(o.Strip), strconv.FormatBool(o.PIE), o.Malloc)
 	dir, err := cache.Sub("builds", filepath.Base(o.Dir)+"-"+key)
 	if err != nil {
 		return "", err

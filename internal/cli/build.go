@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/portabin/portabin/internal/build"
+	"github.com/portabin/portabin/internal/malloc"
 	"github.com/portabin/portabin/internal/progress"
 	"github.com/portabin/portabin/internal/target"
 	"github.com/portabin/portabin/internal/toolchain"
@@ -35,6 +36,7 @@ type buildFlags struct {
 	image     string
 	deps      []string
 	sources   string
+	malloc    string
 }
 
 // NewBuildCommand is `portabin build [DIR]`.
@@ -96,6 +98,7 @@ go to the project's configure step (cmake -D..., meson -D..., ./configure --...)
 	fl.StringVar(&f.engine, "engine", "", "container engine for --toolchain container: podman or docker (default: detected)")
 	fl.StringArrayVar(&f.deps, "dep", nil, "library to build from source first, NAME=VERSION, repeatable (see docs/deps.md)")
 	fl.StringVar(&f.sources, "sources", os.Getenv("PORTABIN_SOURCES"), "folder of source tarballs (no downloads) or mirror URL for --dep (default $PORTABIN_SOURCES)")
+	fl.StringVar(&f.malloc, "malloc", "", fmt.Sprintf("allocator that replaces musl's in every executable: %s (default: musl's own)", strings.Join(malloc.Names, ", ")))
 	fl.StringVar(&f.image, "image", "", "builder image for --toolchain container (default: alpine with build-base, cmake, meson)")
 	return cmd
 }
@@ -115,6 +118,12 @@ func (f buildFlags) options(dir string, stderr io.Writer, verbose bool) (build.O
 		return o, err
 	}
 	o.Deps, o.Sources = deps, f.sources
+	if f.malloc != "" {
+		if _, err := malloc.Lookup(f.malloc); err != nil {
+			return o, err
+		}
+		o.Malloc = f.malloc
+	}
 	if len(f.targets) == 0 {
 		host, ok := target.Host()
 		if !ok {
@@ -183,6 +192,9 @@ func printResults(w io.Writer, results []build.Result, asJSON bool) error {
 			fmt.Fprintln(w, relative(wd, out.Path))
 			if out.DebugPath != "" {
 				fmt.Fprintln(w, relative(wd, out.DebugPath))
+			}
+			if out.SBOM != "" {
+				fmt.Fprintln(w, relative(wd, out.SBOM))
 			}
 		}
 	}

@@ -30,6 +30,8 @@ type Output struct {
 	DebugPath string `json:"debug,omitempty"`
 	Size      int64  `json:"size"`
 	SHA256    string `json:"sha256"`
+	// SBOM is the CycloneDX file written beside the executable.
+	SBOM string `json:"sbom,omitempty"`
 }
 
 // staged is a file complete in the staging folder, waiting to be renamed into dir.

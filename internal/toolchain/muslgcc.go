@@ -67,6 +67,14 @@ func muslVersion() string {
 	return "musl ?"
 }
 
+// MuslGCCVersion returns the version of the musl that musl-gcc links, "" when unknown.
+func MuslGCCVersion() string {
+	if v := strings.TrimPrefix(muslVersion(), "musl "); v != "?" {
+		return v
+	}
+	return ""
+}
+
 func (*muslGCC) Prepare(ctx context.Context, t target.Target, opts Options) (ccwrap.Config, error) {
 	if err := requireHostTarget("musl-gcc", t); err != nil {
 		return ccwrap.Config{}, err
