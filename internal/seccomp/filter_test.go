@@ -6,6 +6,7 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/google/go-cmp/cmp"
 	"golang.org/x/net/bpf"
 	"golang.org/x/sys/unix"
 
@@ -282,5 +283,32 @@ func TestProgramSize(t *testing.T) {
 			}
 			t.Log(fmt.Sprintf("%s %s: %d instructions", arch, k, len(f.Program)))
 		}
+	}
+}
+
+// TestReportNames: how the report names a dated call, an undated one and a number the table
+// lacks, and its order.
+func TestReportNames(t *testing.T) {
+	f, err := ForKernel("x86_64", syscalls.Version{Major: 3, Minor: 10}, Notify)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := server{filter: f, counts: map[callKey]int{
+		{"x86_64", 332}:  2, // statx
+		{"x86_64", 451}:  1, // cachestat, newer than the man page
+		{"x86_64", 1000}: 1,
+		{"x86_64", -1}:   1,
+		{"i386", 332}:    3, // inotify_init1 on i386: the arch picks the table
+	}}
+	got := s.report().ENOSYS
+	want := []Call{
+		{Name: "cachestat", Number: 451, Arch: "x86_64", Since: "newer than 5.14", Count: 1},
+		{Name: "inotify_init1", Number: 332, Arch: "i386", Since: "2.6.27", Count: 3},
+		{Name: "statx", Number: 332, Arch: "x86_64", Since: "4.11", Count: 2},
+		{Name: "syscall 1000", Number: 1000, Arch: "x86_64", Since: "not in portabin's table", Count: 1},
+		{Name: "syscall 4294967295", Number: -1, Arch: "x86_64", Since: "not in portabin's table", Count: 1},
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("(-want +got):\n%s", diff)
 	}
 }

@@ -1,0 +1,369 @@
+package seccomp
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"runtime"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"golang.org/x/sys/unix"
+
+	"github.com/portabin/portabin/internal/ctest"
+	"github.com/portabin/portabin/internal/syscalls"
+	"github.com/portabin/portabin/internal/target"
+)
+
+// The test binary re-executed as a filtered process: it installs the filter the environment
+// names, hands the listener to the test over fd 3 and execs the program in its arguments.
+const (
+	stageEnv  = "PORTABIN_SECCOMP_TEST_STAGE"
+	kernelEnv = "PORTABIN_SECCOMP_TEST_KERNEL"
+	modeEnv   = "PORTABIN_SECCOMP_TEST_MODE"
+)
+
+func TestMain(m *testing.M) {
+	if os.Getenv(stageEnv) == "filtered" {
+		if err := filteredStage(os.Args[1:]); err != nil {
+			fmt.Fprintln(os.Stderr, "filtered stage:", err)
+			os.Exit(120)
+		}
+	}
+	os.Exit(m.Run())
+}
+
+func filteredStage(argv []string) error {
+	runtime.LockOSThread() // the filter binds this thread, and exec keeps it
+	f, err := filterFromEnv()
+	if err != nil {
+		return err
+	}
+	listener, err := f.Install()
+	if err != nil {
+		return err
+	}
+	const socket = 3
+	if f.Mode == Notify {
+		if err := unix.Sendmsg(socket, []byte{0}, unix.UnixRights(listener), nil, 0); err != nil {
+			return fmt.Errorf("sending the listener: %w", err)
+		}
+		unix.Close(listener)
+	}
+	unix.Close(socket)
+	return syscall.Exec(argv[0], argv, os.Environ())
+}
+
+func filterFromEnv() (*Filter, error) {
+	kernel, err := syscalls.ParseVersion(os.Getenv(kernelEnv))
+	if err != nil {
+		return nil, err
+	}
+	mode := Notify
+	if os.Getenv(modeEnv) == Errno.String() {
+		mode = Errno
+	}
+	host, _ := target.Host()
+	return ForKernel(host.Arch, kernel, mode)
+}
+
+// callsProgram builds testdata/calls.c, which needs an x86_64 host (ctest.GCC skips others).
+func callsProgram(t *testing.T) string {
+	t.Helper()
+	if err := Available(); err != nil {
+		t.Skip(err)
+	}
+	src, err := os.ReadFile("testdata/calls.c")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ctest.Build(t, ctest.GCC(t), string(src), "-static", "-nostdlib", "-ffreestanding", "-fno-stack-protector", "-O1")
+}
+
+// run runs prog under the filter for kernel in a re-executed test binary, supervising it in
+// Notify mode, and returns the program's results by name.
+func run(t *testing.T, prog, kernel string, mode Mode, hostname string) (map[string]string, Report) {
+	t.Helper()
+	pair, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ours, theirs := os.NewFile(uintptr(pair[0]), "listener-in"), os.NewFile(uintptr(pair[1]), "listener-out")
+	defer ours.Close()
+	cmd := exec.Command(os.Args[0], prog)
+	cmd.Env = append(os.Environ(), stageEnv+"=filtered", kernelEnv+"="+kernel, modeEnv+"="+mode.String())
+	cmd.ExtraFiles = []*os.File{theirs}
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	theirs.Close()
+
+	var supervisor *Supervisor
+	// A safety net against a hang, not a measurement.
+	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
+	defer cancel()
+	if mode == Notify {
+		listener, err := receiveFD(pair[0])
+		if err != nil {
+			cmd.Wait()
+			t.Fatalf("receiving the listener: %v\n%s", err, stderr.Bytes())
+		}
+		kernelVersion, _ := syscalls.ParseVersion(kernel)
+		host, _ := target.Host()
+		f, err := ForKernel(host.Arch, kernelVersion, mode)
+		if err != nil {
+			t.Fatal(err)
+		}
+		f.Hostname = hostname
+		supervisor = Supervise(ctx, listener, f)
+	}
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("%v\nstdout:\n%s\nstderr:\n%s", err, stdout.Bytes(), stderr.Bytes())
+	}
+	var report Report
+	if supervisor != nil {
+		report = supervisor.Wait()
+		if ctx.Err() != nil {
+			t.Fatal("the supervisor did not see the filtered processes end")
+		}
+		if report.Err != nil {
+			t.Fatal(report.Err)
+		}
+	}
+	results := map[string]string{}
+	sc := bufio.NewScanner(&stdout)
+	for sc.Scan() {
+		name, value, _ := strings.Cut(sc.Text(), " ")
+		results[name] = value
+	}
+	return results, report
+}
+
+func receiveFD(socket int) (int, error) {
+	buf, oob := make([]byte, 1), make([]byte, unix.CmsgSpace(4))
+	_, oobn, _, _, err := unix.Recvmsg(socket, buf, oob, unix.MSG_CMSG_CLOEXEC)
+	if err != nil {
+		return -1, err
+	}
+	msgs, err := unix.ParseSocketControlMessage(oob[:oobn])
+	if err != nil {
+		return -1, err
+	}
+	if len(msgs) != 1 {
+		return -1, errors.New("the filtered stage sent no fd (it failed before installing its filter)")
+	}
+	fds, err := unix.ParseUnixRights(&msgs[0])
+	if err != nil || len(fds) != 1 {
+		return -1, fmt.Errorf("parsing the fd: %v", err)
+	}
+	return fds[0], nil
+}
+
+const enosys = "-38"
+
+// worked is every call's result on an unfiltered host, or a pattern of it.
+var worked = map[string]string{
+	"openat": "0", "getrandom": "8", "memfd_create": "0", "statx": "0", "pidfd_open": "0",
+	"close_range": "0", "x32_getpid": enosys, "uname": "0", "uname_efault": "-14",
+	"i386_getpid": "0", "i386_getrandom": "0", "i386_uname": "0", "i386_olduname": "0",
+	"i386_oldolduname": "0", "child_getrandom": "8", "child_status": "0",
+}
+
+// with returns worked with some results replaced.
+func with(changes map[string]string) map[string]string {
+	out := map[string]string{}
+	for k, v := range worked {
+		out[k] = v
+	}
+	for k, v := range changes {
+		out[k] = v
+	}
+	return out
+}
+
+func TestEmulatedKernels(t *testing.T) {
+	prog := callsProgram(t)
+	var host unix.Utsname
+	if err := unix.Uname(&host); err != nil {
+		t.Fatal(err)
+	}
+	hostRelease := unix.ByteSliceToString(host.Release[:])
+	hostNodename := unix.ByteSliceToString(host.Nodename[:])
+
+	tests := []struct {
+		kernel   string
+		mode     Mode
+		hostname string
+		results  map[string]string // every result but the uname fields
+		release  string            // uname's, each convention
+		nodename string
+		oldold   string // oldolduname's 9-byte release
+		enosys   []Call
+		faked    int
+	}{
+		{
+			kernel: "3.10", mode: Notify, hostname: "old-box",
+			results: with(map[string]string{"getrandom": enosys, "memfd_create": enosys, "statx": enosys,
+				"pidfd_open": enosys, "close_range": enosys, "i386_getrandom": enosys, "child_getrandom": enosys}),
+			release: "3.10.0", nodename: "old-box", oldold: "3.10.0",
+			enosys: []Call{
+				{Name: "close_range", Number: 436, Arch: "x86_64", Since: "5.9", Count: 1},
+				{Name: "getrandom", Number: 355, Arch: "i386", Since: "3.17", Count: 1},
+				{Name: "getrandom", Number: 318, Arch: "x86_64", Since: "3.17", Count: 2},
+				{Name: "memfd_create", Number: 319, Arch: "x86_64", Since: "3.17", Count: 1},
+				{Name: "pidfd_open", Number: 434, Arch: "x86_64", Since: "5.3", Count: 1},
+				{Name: "statx", Number: 332, Arch: "x86_64", Since: "4.11", Count: 1},
+			},
+			faked: 4, // uname, and the three forms through int $0x80
+		},
+		{
+			kernel: "5.4", mode: Notify,
+			results: with(map[string]string{"close_range": enosys}),
+			release: "5.4.0", nodename: hostNodename, oldold: "5.4.0",
+			enosys:  []Call{{Name: "close_range", Number: 436, Arch: "x86_64", Since: "5.9", Count: 1}},
+			faked:   4,
+		},
+		{
+			kernel: "2.6.32", mode: Notify, hostname: "rhel6",
+			results: with(map[string]string{"getrandom": enosys, "memfd_create": enosys, "statx": enosys,
+				"pidfd_open": enosys, "close_range": enosys, "i386_getrandom": enosys, "child_getrandom": enosys}),
+			release: "2.6.32", nodename: "rhel6", oldold: "2.6.32",
+			enosys: []Call{
+				{Name: "close_range", Number: 436, Arch: "x86_64", Since: "5.9", Count: 1},
+				{Name: "getrandom", Number: 355, Arch: "i386", Since: "3.17", Count: 1},
+				{Name: "getrandom", Number: 318, Arch: "x86_64", Since: "3.17", Count: 2},
+				{Name: "memfd_create", Number: 319, Arch: "x86_64", Since: "3.17", Count: 1},
+				{Name: "pidfd_open", Number: 434, Arch: "x86_64", Since: "5.3", Count: 1},
+				{Name: "statx", Number: 332, Arch: "x86_64", Since: "4.11", Count: 1},
+			},
+			faked: 4,
+		},
+		{
+			// Errno mode answers the same calls ENOSYS, records nothing and leaves uname alone.
+			kernel: "3.10", mode: Errno,
+			results: with(map[string]string{"getrandom": enosys, "memfd_create": enosys, "statx": enosys,
+				"pidfd_open": enosys, "close_range": enosys, "i386_getrandom": enosys, "child_getrandom": enosys}),
+			release: hostRelease, nodename: hostNodename, oldold: hostRelease[:min(len(hostRelease), 8)],
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.kernel+"-"+tt.mode.String(), func(t *testing.T) {
+			results, report := run(t, prog, tt.kernel, tt.mode, tt.hostname)
+			want := with(tt.results)
+			want["sysname"] = "Linux"
+			want["nodename"] = tt.nodename
+			want["release"] = tt.release
+			want["i386_release"] = tt.release
+			want["i386_olduname_release"] = tt.release
+			want["i386_oldolduname_release"] = tt.oldold
+			if tt.mode == Notify {
+				want["version"] = "#1 SMP portabin emulated"
+			} else {
+				want["version"] = unix.ByteSliceToString(host.Version[:])
+			}
+			if diff := cmp.Diff(want, results); diff != "" {
+				t.Errorf("results (-want +got):\n%s", diff)
+			}
+			if diff := cmp.Diff(tt.enosys, report.ENOSYS); diff != "" {
+				t.Errorf("report's ENOSYS calls (-want +got):\n%s", diff)
+			}
+			// uname(1) is let through to the kernel, which answers EFAULT.
+			wantReal := 0
+			if tt.mode == Notify {
+				wantReal = 1
+			}
+			if report.UnameFaked != tt.faked || report.UnameReal != wantReal {
+				t.Errorf("uname faked %d times, let through %d; want %d and %d", report.UnameFaked, report.UnameReal, tt.faked, wantReal)
+			}
+		})
+	}
+}
+
+// TestSupervisorStopsWithContext: with filtered processes still alive, the supervisor ends
+// when its context does, and closes the listener.
+func TestSupervisorStopsWithContext(t *testing.T) {
+	if err := Available(); err != nil {
+		t.Skip(err)
+	}
+	host, ok := target.Host()
+	if !ok {
+		t.Skip("no target for this host")
+	}
+	f, err := ForKernel(host.Arch, syscalls.Version{Major: 3, Minor: 10}, Notify)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A real listener, whose filter lives as long as the sleeping process holding it.
+	pair, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ours, theirs := os.NewFile(uintptr(pair[0]), "listener-in"), os.NewFile(uintptr(pair[1]), "listener-out")
+	defer ours.Close()
+	sleep, err := exec.LookPath("sleep")
+	if err != nil {
+		t.Skip(err)
+	}
+	cmd := exec.Command(os.Args[0], sleep, "1000")
+	cmd.Env = append(os.Environ(), stageEnv+"=filtered", kernelEnv+"=3.10", modeEnv+"=notify")
+	cmd.ExtraFiles = []*os.File{theirs}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	theirs.Close()
+	defer func() { cmd.Process.Kill(); cmd.Wait() }()
+	listener, err := receiveFD(pair[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	s := Supervise(ctx, listener, f)
+	cancel()
+	report := s.Wait()
+	if report.Err != nil {
+		t.Fatal(report.Err)
+	}
+	if _, err := unix.FcntlInt(uintptr(listener), unix.F_GETFD, 0); !errors.Is(err, unix.EBADF) {
+		t.Errorf("the listener fd is still open after the supervisor stopped: %v", err)
+	}
+}
+
+// TestAvailable compares with the kernel's own list of seccomp actions.
+func TestAvailable(t *testing.T) {
+	actions, err := os.ReadFile("/proc/sys/kernel/seccomp/actions_avail")
+	if err != nil {
+		t.Skip(err)
+	}
+	hasNotify := strings.Contains(string(actions), "user_notif")
+	if err := Available(); (err == nil) != hasNotify {
+		t.Errorf("Available() = %v with actions %q", err, strings.TrimSpace(string(actions)))
+	}
+}
+
+func TestInstallWrongArch(t *testing.T) {
+	host, ok := target.Host()
+	if !ok {
+		t.Skip("no target for this host")
+	}
+	other := "riscv64"
+	if host.Arch == other {
+		other = "x86_64"
+	}
+	f, err := ForKernel(other, syscalls.Version{Major: 5, Minor: 4}, Errno)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Refused before anything is set, so this thread stays unfiltered.
+	if _, err := f.Install(); err == nil {
+		t.Fatalf("installed a %s filter on a %s host", other, host.Arch)
+	}
+}
