@@ -229,8 +229,8 @@ func TestEmulatedKernels(t *testing.T) {
 			kernel: "5.4", mode: Notify,
 			results: with(map[string]string{"close_range": enosys}),
 			release: "5.4.0", nodename: hostNodename, oldold: "5.4.0",
-			enosys:  []Call{{Name: "close_range", Number: 436, Arch: "x86_64", Since: "5.9", Count: 1}},
-			faked:   4,
+			enosys: []Call{{Name: "close_range", Number: 436, Arch: "x86_64", Since: "5.9", Count: 1}},
+			faked:  4,
 		},
 		{
 			kernel: "2.6.32", mode: Notify, hostname: "rhel6",
