@@ -1,0 +1,361 @@
+package sandbox
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/portabin/portabin/internal/ctest"
+	"github.com/portabin/portabin/internal/seccomp"
+	"github.com/portabin/portabin/internal/syscalls"
+)
+
+func TestMain(m *testing.M) {
+	// The test binary is the sandbox's init and exec stage too.
+	if Reexec() {
+		return
+	}
+	os.Exit(m.Run())
+}
+
+// probe compiles testdata/probe.c into a static x86_64 executable, once for all tests.
+func probe(t *testing.T) string {
+	t.Helper()
+	needSandbox(t)
+	src, err := os.ReadFile("testdata/probe.c")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ctest.Build(t, ctest.GCC(t), string(src), "-static", "-O")
+}
+
+func needSandbox(t *testing.T) {
+	t.Helper()
+	if err := Available(); err != nil {
+		t.Skipf("no sandbox on this host: %v", err)
+	}
+}
+
+// lines turns KEY=VALUE output into a map.
+func lines(out []byte) map[string]string {
+	m := map[string]string{}
+	for _, l := range strings.Split(string(out), "\n") {
+		if k, v, ok := strings.Cut(l, "="); ok {
+			m[k] = v
+		}
+	}
+	return m
+}
+
+func run(t *testing.T, spec Spec) Result {
+	t.Helper()
+	res, err := Run(context.Background(), spec)
+	if err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	return res
+}
+
+func TestInfo(t *testing.T) {
+	exe := probe(t)
+	root := t.TempDir()
+	for _, dir := range []string{"etc", "bin", "usr/bin", "work"} {
+		if err := os.MkdirAll(filepath.Join(root, dir), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.WriteFile(filepath.Join(root, "etc/marker"), []byte("from-the-root\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	before := tree(t, root)
+	common := map[string]string{
+		"argv[0]":              "/portabin/prog",
+		"argv[1]":              "info",
+		"argv[2]":              "two words",
+		"uid":                  "0 ppid=1",
+		"hostname":             "portabin",
+		"write /":              "Read-only file system",
+		"mount /portabin/prog": "ro",
+		"write /tmp":           "ok",
+		"dev/null":             "ok",
+		"mount":                "Operation not permitted",
+		"stdin":                "hello",
+		"HOME":                 "/tmp",
+	}
+	tests := []struct {
+		name, root, dir string
+		want            map[string]string
+	}{
+		{"scratch", "", "", map[string]string{"cwd": "/", "ls /": "dev portabin proc tmp ", "marker": "none"}},
+		{"root", root, "/work", map[string]string{"cwd": "/work", "ls /": "bin dev etc portabin proc tmp usr work ", "marker": "from-the-root"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			res := run(t, Spec{Root: tt.root, Exe: exe, Args: []string{"info", "two words"}, Dir: tt.dir, Stdin: []byte("hello")})
+			if res.ExitCode != 0 || res.Signal != "" || res.ExecError != "" {
+				t.Fatalf("exit %d, signal %q, exec error %q; stderr:\n%s", res.ExitCode, res.Signal, res.ExecError, res.Stderr)
+			}
+			got := lines(res.Stdout)
+			want := map[string]string{}
+			for k, v := range common {
+				want[k] = v
+			}
+			for k, v := range tt.want {
+				want[k] = v
+			}
+			for k := range got {
+				if _, ok := want[k]; !ok {
+					delete(got, k)
+				}
+			}
+			if diff := cmp.Diff(want, got); diff != "" {
+				t.Errorf("what the program saw (-want +got):\n%s\nstdout:\n%s", diff, res.Stdout)
+			}
+		})
+	}
+	if diff := cmp.Diff(before, tree(t, root)); diff != "" {
+		t.Errorf("the root changed (-before +after):\n%s", diff)
+	}
+}
+
+// tree lists the files under dir with their sizes.
+func tree(t *testing.T, dir string) []string {
+	t.Helper()
+	var out []string
+	err := filepath.Walk(dir, func(path string, fi os.FileInfo, err error) error {
+		if err != nil {
+			return err
+		}
+		out = append(out, fmt.Sprintf("%s %d", strings.TrimPrefix(path, dir), fi.Size()))
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+func TestExitCodeAndSignal(t *testing.T) {
+	exe := probe(t)
+	tests := []struct {
+		args       []string
+		wantCode   int
+		wantSignal string
+	}{
+		{[]string{"exit", "0"}, 0, ""},
+		{[]string{"exit", "3"}, 3, ""},
+		{[]string{"exit", "255"}, 255, ""},
+		{[]string{"segv"}, -1, "SIGSEGV"},
+	}
+	for _, tt := range tests {
+		res := run(t, Spec{Exe: exe, Args: tt.args})
+		if res.ExitCode != tt.wantCode || res.Signal != tt.wantSignal {
+			t.Errorf("%v: exit %d signal %q, want %d %q", tt.args, res.ExitCode, res.Signal, tt.wantCode, tt.wantSignal)
+		}
+	}
+}
+
+func TestForkBomb(t *testing.T) {
+	exe := probe(t)
+	const maxProcs = 20
+	res := run(t, Spec{Exe: exe, Args: []string{"forkbomb"}, MaxProcs: maxProcs, Timeout: time.Minute})
+	got := lines(res.Stdout)
+	var forked int
+	var reason string
+	if _, err := fmt.Sscanf(got["forked"], "%d error", &forked); err != nil {
+		t.Fatalf("no fork count in %q (exit %d, timed out %v)", res.Stdout, res.ExitCode, res.TimedOut)
+	}
+	reason = got["forked"]
+	if forked == 0 || forked >= maxProcs || !strings.Contains(reason, "Resource temporarily unavailable") {
+		t.Errorf("forked %q, want between 1 and %d and EAGAIN", reason, maxProcs)
+	}
+	if res.ExitCode != 0 {
+		t.Errorf("exit %d", res.ExitCode)
+	}
+}
+
+// TestNothingSurvives: a timeout, and a program that exits early, both end a child that
+// ignores SIGTERM and left its session; no process with the token remains on the host.
+func TestNothingSurvives(t *testing.T) {
+	exe := probe(t)
+	for _, mode := range []string{"orphan", "daemon"} {
+		t.Run(mode, func(t *testing.T) {
+			token := fmt.Sprintf("token-%d-%s", time.Now().UnixNano(), mode)
+			spec := Spec{Exe: exe, Args: []string{mode, token}}
+			if mode == "orphan" {
+				spec.Timeout = 500 * time.Millisecond
+			}
+			res := run(t, spec)
+			if mode == "orphan" && (!res.TimedOut || res.ExitCode != -1 || string(res.Stdout) != "started\n") {
+				t.Errorf("timed out %v, exit %d, stdout %q; want a timeout after the start", res.TimedOut, res.ExitCode, res.Stdout)
+			}
+			if mode == "daemon" && (res.TimedOut || res.ExitCode != 0) {
+				t.Errorf("timed out %v, exit %d; want exit 0", res.TimedOut, res.ExitCode)
+			}
+			if pids := processesWith(t, token); len(pids) > 0 {
+				t.Errorf("processes left behind: %v", pids)
+			}
+		})
+	}
+}
+
+// processesWith lists the host's processes whose command line contains token.
+func processesWith(t *testing.T, token string) []string {
+	t.Helper()
+	entries, err := os.ReadDir("/proc")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var pids []string
+	for _, e := range entries {
+		cmdline, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
+		if err == nil && bytes.Contains(cmdline, []byte(token)) {
+			pids = append(pids, e.Name())
+		}
+	}
+	return pids
+}
+
+func TestCancel(t *testing.T) {
+	exe := probe(t)
+	token := fmt.Sprintf("token-%d-cancel", time.Now().UnixNano())
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	_, err := Run(ctx, Spec{Exe: exe, Args: []string{"orphan", token}})
+	if err == nil {
+		t.Fatal("a cancelled run returned no error")
+	}
+	if pids := processesWith(t, token); len(pids) > 0 {
+		t.Errorf("processes left behind: %v", pids)
+	}
+}
+
+func TestNetwork(t *testing.T) {
+	exe := probe(t)
+	got := lines(run(t, Spec{Exe: exe, Args: []string{"net"}}).Stdout)
+	want := map[string]string{"connect out": "Network is unreachable", "loopback": "ok"}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("network (-want +got):\n%s", diff)
+	}
+}
+
+func TestOutputCap(t *testing.T) {
+	exe := probe(t)
+	res := run(t, Spec{Exe: exe, Args: []string{"flood"}})
+	if len(res.Stdout) != 300*65536 && !res.StdoutTruncated {
+		t.Errorf("got %d bytes, not truncated", len(res.Stdout))
+	}
+	if res.StdoutTruncated && len(res.Stdout) != OutputCap {
+		t.Errorf("truncated at %d bytes, want %d", len(res.Stdout), OutputCap)
+	}
+	if !res.StdoutTruncated {
+		t.Errorf("%d bytes written, cap %d: not marked truncated", 300*65536, OutputCap)
+	}
+}
+
+func TestExecErrors(t *testing.T) {
+	exe := probe(t)
+	dynamic := ctest.Build(t, ctest.GCC(t), "int main(void) { return 0; }")
+	tests := []struct {
+		name string
+		spec Spec
+		want string
+	}{
+		{"dynamic in scratch", Spec{Exe: dynamic}, "executing /portabin/prog: no such file or directory"},
+		{"missing folder", Spec{Exe: exe, Dir: "/nowhere"}, "changing to the working directory /nowhere: no such file or directory"},
+	}
+	for _, tt := range tests {
+		res := run(t, tt.spec)
+		if res.ExitCode != 127 || res.ExecError != tt.want {
+			t.Errorf("%s: exit %d, exec error %q; want 127, %q", tt.name, res.ExitCode, res.ExecError, tt.want)
+		}
+	}
+}
+
+func TestBadInput(t *testing.T) {
+	dir := t.TempDir()
+	tests := []struct {
+		name string
+		spec Spec
+		want string
+	}{
+		{"no executable", Spec{}, "no executable given"},
+		{"missing executable", Spec{Exe: filepath.Join(dir, "missing")}, "no such file or directory"},
+		{"folder as executable", Spec{Exe: dir}, "is not a regular file"},
+		{"missing root", Spec{Exe: "/proc/self/exe", Root: filepath.Join(dir, "missing")}, "no such file or directory"},
+		{"relative dir", Spec{Exe: "/bin/true", Dir: "tmp"}, "is not absolute"},
+	}
+	for _, tt := range tests {
+		_, err := Run(context.Background(), tt.spec)
+		if err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("%s: error %v, want %q", tt.name, err, tt.want)
+		}
+	}
+}
+
+func TestKernel(t *testing.T) {
+	exe := probe(t)
+	if err := seccomp.Available(); err != nil {
+		t.Skip(err)
+	}
+	old, _ := syscalls.ParseVersion("3.10")
+	newer, _ := syscalls.ParseVersion("5.14")
+	tests := []struct {
+		kernel     *syscalls.Version
+		want       map[string]string
+		wantENOSYS bool
+	}{
+		{&old, map[string]string{"getrandom": "Function not implemented", "uname": "3.10.0 portabin", "osrelease": "3.10.0"}, true},
+		{&newer, map[string]string{"getrandom": "ok", "uname": "5.14.0 portabin", "osrelease": "5.14.0"}, false},
+	}
+	for _, tt := range tests {
+		res := run(t, Spec{Exe: exe, Args: []string{"kernel"}, Kernel: tt.kernel})
+		if diff := cmp.Diff(tt.want, lines(res.Stdout)); diff != "" {
+			t.Errorf("under %s (-want +got):\n%s", tt.kernel, diff)
+		}
+		found := false
+		for _, c := range res.ENOSYS {
+			found = found || c.Name == "getrandom"
+		}
+		if found != tt.wantENOSYS {
+			t.Errorf("under %s: ENOSYS %v, want getrandom there: %v", tt.kernel, res.ENOSYS, tt.wantENOSYS)
+		}
+		if res.UnameFaked == 0 {
+			t.Errorf("under %s: uname was not faked", tt.kernel)
+		}
+	}
+	res := run(t, Spec{Exe: exe, Args: []string{"kernel"}})
+	if res.ENOSYS != nil || res.UnameFaked != 0 {
+		t.Errorf("without a kernel: ENOSYS %v, uname faked %d", res.ENOSYS, res.UnameFaked)
+	}
+}
+
+func TestQEMU(t *testing.T) {
+	needSandbox(t)
+	const qemu = "/usr/bin/qemu-aarch64-static"
+	if _, err := os.Stat(qemu); err != nil {
+		t.Skip(err)
+	}
+	src, err := os.ReadFile("testdata/probe.c")
+	if err != nil {
+		t.Fatal(err)
+	}
+	exe := ctest.Build(t, ctest.Zig(t, "aarch64-linux-musl"), string(src), "-static", "-O")
+	v, _ := syscalls.ParseVersion("4.18")
+	res := run(t, Spec{Exe: exe, Args: []string{"info"}, QEMU: qemu, Kernel: &v})
+	got := lines(res.Stdout)
+	if got["argv[0]"] != "/portabin/prog" || got["write /"] != "Read-only file system" || got["hostname"] != "portabin" {
+		t.Errorf("under qemu: exit %d, exec error %q, stdout:\n%s\nstderr:\n%s", res.ExitCode, res.ExecError, res.Stdout, res.Stderr)
+	}
+	res = run(t, Spec{Exe: exe, Args: []string{"kernel"}, QEMU: qemu, Kernel: &v})
+	if got := lines(res.Stdout)["uname"]; got != "4.18.0 portabin" {
+		t.Errorf("uname under qemu with -r: %q; stdout:\n%s\nstderr:\n%s", got, res.Stdout, res.Stderr)
+	}
+}
