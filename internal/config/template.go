@@ -59,7 +59,11 @@ func Template(in TemplateInput) []byte {
 	if len(in.Executables) == 0 {
 		w("# executables = [\"tool\"]")
 	} else {
-		w("executables = %s", list(in.Executables))
+		patterns := make([]string, len(in.Executables))
+		for i, exe := range in.Executables {
+			patterns[i] = globEscape(exe)
+		}
+		w("executables = %s", list(patterns))
 	}
 	w("# Arguments for the configure step (cmake -D..., meson -D..., ./configure --...) or make,")
 	w("# as after `portabin build --`.")
@@ -95,8 +99,8 @@ func Template(in TemplateInput) []byte {
 		w("executable = %s", quote(exe))
 		w("args = []")
 		w("expect_exit = 0")
-		w("# expect_stdout = \"tests/%s.out\"  # or expect_stdout_regex = \"^usage\"", exe)
-		w("# stdin = \"tests/%s.in\"", exe)
+		w("# expect_stdout = %s  # or expect_stdout_regex = \"^usage\"", quote("tests/"+exe+".out"))
+		w("# stdin = %s", quote("tests/"+exe+".in"))
 	}
 	if len(in.Executables) == 0 {
 		w("")
@@ -107,6 +111,18 @@ func Template(in TemplateInput) []byte {
 		w("# expect_exit = 0")
 	}
 	return b.Bytes()
+}
+
+// globEscape makes a name a pattern that matches only itself: build.executables are globs.
+func globEscape(name string) string {
+	var b strings.Builder
+	for _, r := range name {
+		if strings.ContainsRune(`*?[\`, r) {
+			b.WriteByte('\\')
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
 }
 
 // quote writes s as a TOML basic string.
