@@ -91,6 +91,19 @@ func callsProgram(t *testing.T) string {
 // Notify mode, and returns the program's results by name.
 func run(t *testing.T, prog, kernel string, mode Mode, hostname string) (map[string]string, Report) {
 	t.Helper()
+	stdout, report := runFiltered(t, prog, kernel, mode, hostname)
+	results := map[string]string{}
+	sc := bufio.NewScanner(strings.NewReader(stdout))
+	for sc.Scan() {
+		name, value, _ := strings.Cut(sc.Text(), " ")
+		results[name] = value
+	}
+	return results, report
+}
+
+// runFiltered runs prog as run does and returns its standard output.
+func runFiltered(t *testing.T, prog, kernel string, mode Mode, hostname string) (string, Report) {
+	t.Helper()
 	pair, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
 		t.Fatal(err)
@@ -139,13 +152,7 @@ func run(t *testing.T, prog, kernel string, mode Mode, hostname string) (map[str
 			t.Fatal(report.Err)
 		}
 	}
-	results := map[string]string{}
-	sc := bufio.NewScanner(&stdout)
-	for sc.Scan() {
-		name, value, _ := strings.Cut(sc.Text(), " ")
-		results[name] = value
-	}
-	return results, report
+	return stdout.String(), report
 }
 
 func receiveFD(socket int) (int, error) {
@@ -284,6 +291,43 @@ func TestEmulatedKernels(t *testing.T) {
 			if report.UnameFaked != tt.faked || report.UnameReal != wantReal {
 				t.Errorf("uname faked %d times, let through %d; want %d and %d", report.UnameFaked, report.UnameReal, tt.faked, wantReal)
 			}
+		})
+	}
+}
+
+// TestCLibraries runs hello world linked with musl and with glibc under old kernels: musl's
+// start-up needs nothing newer than 2.6.18; glibc's tries newer calls, falls back, and every
+// call the supervisor answered is one the old kernel lacks.
+func TestCLibraries(t *testing.T) {
+	if err := Available(); err != nil {
+		t.Skip(err)
+	}
+	const hello = "#include <stdio.h>\nint main(void) { puts(\"hello\"); return 0; }\n"
+	for _, c := range []struct {
+		name, kernel string
+		cc           func(testing.TB) ctest.Compiler
+		noENOSYS     bool
+	}{
+		{"musl", "2.6.18", ctest.MuslGCC, true},
+		{"glibc", "2.6.32", ctest.GCC, false},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			prog := ctest.Build(t, c.cc(t), hello, "-static", "-O1")
+			stdout, report := runFiltered(t, prog, c.kernel, Notify, "")
+			if stdout != "hello\n" {
+				t.Errorf("output %q", stdout)
+			}
+			kernel, _ := syscalls.ParseVersion(c.kernel)
+			for _, call := range report.ENOSYS {
+				s, ok := syscalls.Lookup(call.Arch, call.Number)
+				if !ok || s.Name != call.Name || !blocked(s, kernel) {
+					t.Errorf("answered ENOSYS to %+v, which Linux %s has", call, c.kernel)
+				}
+			}
+			if c.noENOSYS && len(report.ENOSYS) > 0 {
+				t.Errorf("ENOSYS answers %+v", report.ENOSYS)
+			}
+			t.Logf("ENOSYS answers: %+v", report.ENOSYS)
 		})
 	}
 }

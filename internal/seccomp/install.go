@@ -63,8 +63,10 @@ func (f *Filter) Install() (listenerFD int, err error) {
 	prog := unix.SockFprog{Len: uint16(len(insns)), Filter: &insns[0]}
 	if f.Mode == Errno {
 		// prctl rather than seccomp(2), which arrived in 3.17: the fallback also serves 3.5+.
-		if err := unix.Prctl(unix.PR_SET_SECCOMP, unix.SECCOMP_MODE_FILTER, uintptr(unsafe.Pointer(&prog)), 0, 0); err != nil {
-			return -1, fmt.Errorf("installing the seccomp filter: %w", err)
+		// The pointer is converted in the Syscall's own arguments, where Go keeps it valid.
+		_, _, errno := unix.Syscall(unix.SYS_PRCTL, unix.PR_SET_SECCOMP, unix.SECCOMP_MODE_FILTER, uintptr(unsafe.Pointer(&prog)))
+		if errno != 0 {
+			return -1, fmt.Errorf("installing the seccomp filter: %w", errno)
 		}
 		return -1, nil
 	}
