@@ -52,8 +52,8 @@ func filteredStage(argv []string) error {
 	}
 	const socket = 3
 	if f.Mode == Notify {
-		if err := unix.Sendmsg(socket, []byte{0}, unix.UnixRights(listener), nil, 0); err != nil {
-			return fmt.Errorf("sending the listener: %w", err)
+		if err := SendListener(socket, listener); err != nil {
+			return err
 		}
 		unix.Close(listener)
 	}
@@ -125,7 +125,7 @@ func runFiltered(t *testing.T, prog, kernel string, mode Mode, hostname string) 
 	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
 	defer cancel()
 	if mode == Notify {
-		listener, err := receiveFD(pair[0])
+		listener, err := ReceiveListener(pair[0])
 		if err != nil {
 			cmd.Wait()
 			t.Fatalf("receiving the listener: %v\n%s", err, stderr.Bytes())
@@ -153,26 +153,6 @@ func runFiltered(t *testing.T, prog, kernel string, mode Mode, hostname string) 
 		}
 	}
 	return stdout.String(), report
-}
-
-func receiveFD(socket int) (int, error) {
-	buf, oob := make([]byte, 1), make([]byte, unix.CmsgSpace(4))
-	_, oobn, _, _, err := unix.Recvmsg(socket, buf, oob, unix.MSG_CMSG_CLOEXEC)
-	if err != nil {
-		return -1, err
-	}
-	msgs, err := unix.ParseSocketControlMessage(oob[:oobn])
-	if err != nil {
-		return -1, err
-	}
-	if len(msgs) != 1 {
-		return -1, errors.New("the filtered stage sent no fd (it failed before installing its filter)")
-	}
-	fds, err := unix.ParseUnixRights(&msgs[0])
-	if err != nil || len(fds) != 1 {
-		return -1, fmt.Errorf("parsing the fd: %v", err)
-	}
-	return fds[0], nil
 }
 
 const enosys = "-38"
@@ -365,7 +345,7 @@ func TestSupervisorStopsWithContext(t *testing.T) {
 	}
 	theirs.Close()
 	defer func() { cmd.Process.Kill(); cmd.Wait() }()
-	listener, err := receiveFD(pair[0])
+	listener, err := ReceiveListener(pair[0])
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -409,5 +389,19 @@ func TestInstallWrongArch(t *testing.T) {
 	// Refused before anything is set, so this thread stays unfiltered.
 	if _, err := f.Install(); err == nil {
 		t.Fatalf("installed a %s filter on a %s host", other, host.Arch)
+	}
+}
+
+// TestReceiveListenerNone: the sender closed its end without sending, as a filtered stage does
+// that fails before installing its filter.
+func TestReceiveListenerNone(t *testing.T) {
+	pair, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(pair[0])
+	unix.Close(pair[1])
+	if fd, err := ReceiveListener(pair[0]); err == nil {
+		t.Errorf("received fd %d from a closed socket", fd)
 	}
 }
