@@ -11,6 +11,7 @@ import (
 	"github.com/portabin/portabin/internal/elfinfo"
 	"github.com/portabin/portabin/internal/isa"
 	"github.com/portabin/portabin/internal/risk"
+	"github.com/portabin/portabin/internal/sbom"
 	"github.com/portabin/portabin/internal/syscalls"
 	"github.com/portabin/portabin/internal/target"
 )
@@ -51,9 +52,11 @@ type Report struct {
 	Glibc        *GlibcFloor    `json:"glibc,omitempty"`
 	Risks        []risk.Finding `json:"risks"`
 	RuntimeFiles []string       `json:"runtime_files,omitempty"`
-	Portable     bool           `json:"portable"`
-	Problems     []string       `json:"problems,omitempty"`
-	Verdict      string         `json:"verdict"`
+	// Package is the file's ELF package note: what it was built from and what it links.
+	Package  *sbom.Package `json:"package,omitempty"`
+	Portable bool          `json:"portable"`
+	Problems []string      `json:"problems,omitempty"`
+	Verdict  string        `json:"verdict"`
 }
 
 // Kernel is the oldest Linux the file can run on, and why.
@@ -129,6 +132,7 @@ func File(path string, req Requirements) (rep *Report, err error) {
 	if known {
 		rep.Arch = t.Arch
 	}
+	rep.Package = packageNote(f)
 	rep.Libc = detectLibc(f, info.Interp, info.Needed, readOnlyData(f))
 	rep.Kernel = kernel(f, rep.Arch)
 	if r, err := isa.Analyze(f); err == nil && r.Level != "" {

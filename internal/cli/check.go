@@ -218,6 +218,9 @@ func printReport(w io.Writer, r *check.Report, colour bool) {
 	for _, file := range r.RuntimeFiles {
 		fmt.Fprintf(w, "  reads:    %s\n", file)
 	}
+	if r.Package != nil {
+		fmt.Fprintf(w, "  inside:   %s\n", check.Inside(r.Package))
+	}
 	verdict := r.Verdict
 	if colour {
 		code := "32"
