@@ -156,6 +156,7 @@ func Load(path string) (*Config, error) {
 		}
 		return nil, uerr.Usage("", "reading %s: %v", path, err)
 	}
+	data = bytes.TrimPrefix(data, []byte("\ufeff")) // as some Windows editors write
 	abs, err := filepath.Abs(path)
 	if err != nil {
 		return nil, fmt.Errorf("finding %s: %w", path, err)
@@ -164,8 +165,11 @@ func Load(path string) (*Config, error) {
 	raw := defaults()
 	dec := toml.NewDecoder(bytes.NewReader(data)).DisallowUnknownFields()
 	if err := dec.Decode(&raw); err != nil {
-		l.decodeError(err)
-		return nil, l.err()
+		// Unknown keys are found after everything else was decoded, so the values can
+		// still be checked; any other error leaves nothing to check.
+		if !l.decodeError(err) {
+			return nil, l.err()
+		}
 	}
 	c := l.convert(raw)
 	c.Path = abs
@@ -234,39 +238,70 @@ func (l *loader) err() error {
 	return e
 }
 
-// decodeError turns go-toml's errors into problems worded for portabin.toml's keys.
-func (l *loader) decodeError(err error) {
+// decodeError turns go-toml's errors into problems worded for portabin.toml's keys. It
+// reports whether the decoded values are complete all the same.
+func (l *loader) decodeError(err error) (decoded bool) {
 	var strict *toml.StrictMissingError
 	if errors.As(err, &strict) {
 		for _, e := range strict.Errors {
 			l.unknownKey(e)
 		}
-		return
+		return true
 	}
 	var de *toml.DecodeError
 	if !errors.As(err, &de) {
 		l.failAt(pos{}, err.Error(), "")
-		return
+		return false
 	}
 	line, col := de.Position()
 	at := pos{line, col}
 	msg := strings.TrimPrefix(de.Error(), "toml: ")
-	path, ok := l.ix.byValue[at]
-	if !ok {
-		if key := de.Key(); len(key) > 0 && !strings.Contains(msg, "already defined") {
-			msg = strings.Join(key, ".") + ": " + msg
+	if path, ok := l.ix.byValue[at]; ok {
+		want, have := schemaType(path), ""
+		if kind, ok := l.ix.kind(path); ok {
+			have = tomlKinds[kind]
+			if kind == unstable.ArrayTable {
+				have = "[[" + display(path) + "]] tables"
+			}
 		}
-		l.failAt(at, msg, "")
-		return
+		if m := mismatch.FindStringSubmatch(msg); m != nil && want != nil && have != "" {
+			msg = fmt.Sprintf("want %s, not %s", describe(want, path), have)
+		}
+		l.failAt(at, display(path)+": "+msg, "")
+		return false
 	}
-	want, have := schemaType(path), ""
-	if kind, ok := l.ix.kind(path); ok {
-		have = tomlKinds[kind]
+	// go-toml pointed at a key of a dotted key, or, for an array in an array, at the start of
+	// the file; its message still names both types.
+	key := strings.Join(de.Key(), ".")
+	if _, onKey := l.ix.byKey[at]; !onKey && at == (pos{1, 1}) {
+		if _, known := l.ix.byPath[key]; known {
+			at = l.ix.value(key)
+		}
 	}
-	if strings.HasPrefix(msg, "cannot decode TOML") && want != nil && have != "" {
-		msg = fmt.Sprintf("want %s, not %s", describe(want, path), have)
+	if m := mismatch.FindStringSubmatch(msg); m != nil && goTypes[m[2]] != "" {
+		msg = fmt.Sprintf("want %s, not %s", goTypes[m[2]], article(m[1]))
 	}
-	l.failAt(at, display(path)+": "+msg, "")
+	if key != "" && !strings.Contains(msg, "already defined") {
+		msg = key + ": " + msg
+	}
+	l.failAt(at, msg, "")
+	return false
+}
+
+// mismatch matches go-toml's type errors: the TOML kind, then the Go type.
+var mismatch = regexp.MustCompile(`^cannot (?:decode|store) (?:TOML )?(?:a )?([a-z ]+?) (?:into|in a) (?:struct field \S+ of type )?(\S+)$`)
+
+// goTypes describes the schema's Go types as go-toml's messages name them.
+var goTypes = map[string]string{
+	"string": "a string", "int": "an integer", "bool": "true or false",
+	"[]string": "a list of strings", "map[string]string": "a table of strings",
+}
+
+func article(noun string) string {
+	if strings.ContainsRune("aeiou", rune(noun[0])) {
+		return "an " + noun
+	}
+	return "a " + noun
 }
 
 func (l *loader) unknownKey(e toml.DecodeError) {

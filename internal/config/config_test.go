@@ -226,3 +226,12 @@ func TestLoadMissingFile(t *testing.T) {
 		t.Errorf("Load of a missing file: %v (code %d, hint %q)", err, uerr.Code(err), uerr.HintOf(err))
 	}
 }
+
+// TestByteOrderMark: a file saved with a UTF-8 byte-order mark, as some Windows editors do, loads.
+func TestByteOrderMark(t *testing.T) {
+	dir := writeProject(t, map[string]string{FileName: "\ufeff[build]\njobs = 2\n"})
+	c, err := Load(filepath.Join(dir, FileName))
+	if err != nil || c.Build.Jobs != 2 {
+		t.Fatalf("Load = %+v, %v", c, err)
+	}
+}

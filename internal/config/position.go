@@ -25,13 +25,14 @@ type located struct {
 type positions struct {
 	byPath  map[string]located
 	byValue map[pos]string
+	byKey   map[pos]string
 	data    []byte
 }
 
 // indexPositions walks the document's syntax tree. It ignores syntax errors: the decoder
 // reports those with their own position.
 func indexPositions(data []byte) *positions {
-	ix := &positions{byPath: map[string]located{}, byValue: map[pos]string{}, data: data}
+	ix := &positions{byPath: map[string]located{}, byValue: map[pos]string{}, byKey: map[pos]string{}, data: data}
 	var p unstable.Parser
 	p.Reset(data)
 	arrayTables := map[string]int{} // path of an array of tables → elements so far
@@ -156,6 +157,9 @@ func (ix *positions) add(path string, l located) {
 	ix.byPath[path] = l
 	if l.value.known() {
 		ix.byValue[l.value] = path
+	}
+	if l.key.known() {
+		ix.byKey[l.key] = path
 	}
 }
 

@@ -92,7 +92,7 @@ func schemaType(path string) reflect.Type {
 		}
 		t = f.Type
 	}
-	if strings.HasSuffix(path, "]") {
+	if strings.HasSuffix(path, "]") && t.Kind() == reflect.Slice {
 		t = t.Elem() // the path names an element of the list
 	}
 	return t
@@ -148,7 +148,7 @@ func describe(t reflect.Type, path string) string {
 		}
 		return "a list of strings"
 	case reflect.Struct:
-		return "a table [" + display(path) + "]"
+		return "a [" + display(path) + "] table"
 	}
 	return t.String()
 }

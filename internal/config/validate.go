@@ -80,7 +80,9 @@ func (l *loader) build(raw fileBuild) Build {
 		}
 	}
 	l.jobs("build.jobs", raw.Jobs)
-	b.Out = l.path(raw.Out)
+	if b.Out = l.path(raw.Out); !b.Out.IsSet() {
+		l.fail("build.out", "", "give a folder, or leave the key out for \"dist\"")
+	}
 	if b.Sysroot = l.path(raw.Sysroot); b.Sysroot.IsSet() {
 		if st, err := os.Stat(b.Sysroot.Resolved); err != nil {
 			l.fail("build.sysroot", relativeHint, "%s does not exist", raw.Sysroot)
