@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -72,6 +73,10 @@ func BuildPackages(ctx context.Context, pkgs []Package, o Options) (Sysroot, err
 	}
 	if o.Fetcher == nil {
 		o.Fetcher = &Fetcher{}
+	}
+	// The toolchain knows its version, part of every key, once prepared.
+	if _, err := o.Toolchain.Prepare(ctx, o.Target, toolchain.Options{Debug: o.Debug, Strip: o.Strip, PIE: o.PIE}); err != nil {
+		return Sysroot{}, err
 	}
 	built := map[string]string{} // name → installed folder
 	keys := map[string]string{}
@@ -265,6 +270,7 @@ func (b *recipeBuild) prepare(ctx context.Context, src string) ([]string, error)
 	b.vars = map[string]string{
 		"src": src, "prefix": b.final, "destdir": filepath.Join(b.work, "dest"), "deps": b.depsRoot,
 		"host": o.Target.GNU, "jobs": strconv.Itoa(max(o.Jobs, 1)), "toolchain": toolchainFile,
+		"version": b.pkg.Version.Version, "cc": tools.CC, "ar": tools.AR, "ranlib": tools.RANLIB,
 	}
 	for k, v := range b.pkg.Arch[o.Target.Arch] {
 		b.vars[k] = v
@@ -273,6 +279,7 @@ func (b *recipeBuild) prepare(ctx context.Context, src string) ([]string, error)
 	if o.Debug {
 		flags = "-O0 -g"
 	}
+	b.vars["cflags"] = flags
 	return []string{
 		"CC=" + tools.CC, "CXX=" + tools.CXX, "AR=" + tools.AR, "RANLIB=" + tools.RANLIB,
 		"CFLAGS=" + flags, "CXXFLAGS=" + flags, "CHOST=" + o.Target.GNU,
@@ -307,14 +314,18 @@ func or(a, b [][]string) [][]string {
 	return b
 }
 
-var templateVar = regexp.MustCompile(`\{([a-z_]+)\}`)
+var templateVar = regexp.MustCompile(`\$?\{([a-z_]+)\}`)
 
-// expand replaces {name} in args by the build's variables.
+// expand replaces {name} in args by the build's variables; ${name} is left to the shell,
+// make or pkg-config.
 func (b *recipeBuild) expand(args []string) ([]string, error) {
 	out := make([]string, len(args))
 	var missing string
 	for i, a := range args {
 		out[i] = templateVar.ReplaceAllStringFunc(a, func(m string) string {
+			if m[0] == '$' {
+				return m
+			}
 			v, ok := b.vars[m[1:len(m)-1]]
 			if !ok {
 				missing = m
@@ -343,6 +354,19 @@ func unpack(ctx context.Context, tarball, dir string) error {
 // finish leaves in the installed tree only what static linking uses, makes its pkg-config
 // files relocatable, and checks that every archive the recipe promises is there.
 func (b *recipeBuild) finish(tree string) error {
+	for rel, content := range b.pkg.Files {
+		text, err := b.expand([]string{strings.TrimPrefix(content, "\n")})
+		if err != nil {
+			return err
+		}
+		path := filepath.Join(tree, filepath.FromSlash(rel))
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			return err
+		}
+		if err := os.WriteFile(path, []byte(text[0]), 0o644); err != nil {
+			return err
+		}
+	}
 	for _, lib := range b.pkg.Libs {
 		if _, err := os.Stat(filepath.Join(tree, "lib", "lib"+lib+".a")); err != nil {
 			return uerr.Failed("", "the build installed no lib/lib%s.a", lib)
@@ -353,12 +377,15 @@ func (b *recipeBuild) finish(tree string) error {
 			return err
 		}
 	}
-	return filepath.WalkDir(tree, func(path string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
+	var dirs []string
+	err := filepath.WalkDir(tree, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
 			return err
 		}
 		name := d.Name()
 		switch {
+		case d.IsDir():
+			dirs = append(dirs, path)
 		case strings.HasSuffix(name, ".la"), strings.Contains(name, ".so"):
 			// Static only: a shared library or libtool's record of one would be linked instead.
 			return os.Remove(path)
@@ -367,6 +394,11 @@ func (b *recipeBuild) finish(tree string) error {
 		}
 		return nil
 	})
+	// Folders left empty, deepest first; Remove fails on the others, which stay.
+	for _, d := range slices.Backward(dirs) {
+		os.Remove(d)
+	}
+	return err
 }
 
 // relocate makes a pkg-config file name its folders relative to itself, so that it stays true

@@ -90,7 +90,7 @@ func (f *Fetcher) fromFolder(p Package, dir string) (string, error) {
 		}
 	}
 	s := p.Version.Sources[0]
-	return "", uerr.Env(fmt.Sprintf("download %s (sha256 %s) into %s", s.URL, s.SHA256, f.Sources),
+	return "", uerr.Usage(fmt.Sprintf("download %s (sha256 %s) into %s", s.URL, s.SHA256, f.Sources),
 		"%s: no source tarball in %s (offline: --sources is a folder)", p.ID(), f.Sources)
 }
 
@@ -175,6 +175,7 @@ func save(r io.Reader, from string, s Source, dir string) (string, error) {
 		return "", fmt.Errorf("reading %s: %w", from, err)
 	}
 	if got := hex.EncodeToString(h.Sum(nil)); got != s.SHA256 {
+		os.Remove(tmp.Name())
 		os.Remove(filepath.Dir(final)) // empty unless an earlier copy was verified
 		e := uerr.Failed("", "%s: sha256 %s, not the recipe's %s: refused and deleted", from, got, s.SHA256)
 		e.Hint = "the file is not the release the recipe names: check the mirror or the download"

@@ -42,6 +42,9 @@ type Recipe struct {
 	// InSource runs the commands in the unpacked source instead of a build folder beside it,
 	// for Makefiles that build only there.
 	InSource bool `toml:"in_source"`
+	// Files are written into the installed tree (path → content), for what a release lacks,
+	// such as a pkg-config file.
+	Files map[string]string `toml:"files"`
 	// Arch holds template variables per target architecture (OpenSSL's target names).
 	Arch     map[string]map[string]string `toml:"arch"`
 	Versions []Version                    `toml:"versions"`
@@ -126,9 +129,14 @@ func parseRecipe(data []byte) (*Recipe, error) {
 			}
 		}
 	}
-	// Newest first, so that a version prefix picks the newest release it names.
-	sort.Slice(r.Versions, func(i, j int) bool { return versionLess(r.Versions[j].Version, r.Versions[i].Version) })
+	r.Versions = sortedVersions(r.Versions)
 	return &r, nil
+}
+
+// sortedVersions puts the newest first, so that a version prefix picks the newest release it names.
+func sortedVersions(vs []Version) []Version {
+	sort.Slice(vs, func(i, j int) bool { return versionLess(vs[j].Version, vs[i].Version) })
+	return vs
 }
 
 // Pick returns the release that want names: an exact version, a prefix of one at a dot
