@@ -57,6 +57,9 @@ into fully static executables against musl, for x86_64, aarch64 and more.`,
 	root.AddCommand(
 		NewBuildCommand(stdout, stderr, &verbose),
 		NewCheckCommand(stdout, stderr),
+		NewTestCommand(stdout, stderr),
+		NewCacheCommand(stdout),
+		NewDoctorCommand(stdout),
 		NewVersionCommand(stdout),
 	)
 	for _, tool := range wrapperTools {

@@ -29,11 +29,13 @@ func New(w io.Writer) *Reporter {
 
 // Step is one long piece of work in progress.
 type Step struct {
-	r     *Reporter
-	label string
-	start time.Time
-	stop  chan struct{}
-	done  sync.WaitGroup
+	r      *Reporter
+	label  string
+	mu     sync.Mutex
+	status string
+	start  time.Time
+	stop   chan struct{}
+	done   sync.WaitGroup
 }
 
 // Start announces a step. On a terminal the line shows the time spent until Done.
@@ -58,7 +60,13 @@ func (s *Step) animate() {
 	tick := time.NewTicker(120 * time.Millisecond)
 	defer tick.Stop()
 	for i := 0; ; i++ {
-		s.r.printf("\r\033[K%c portabin: %s (%s)", spinner[i%len(spinner)], s.label, since(s.start))
+		s.mu.Lock()
+		status := s.status
+		s.mu.Unlock()
+		if status != "" {
+			status = ", " + status
+		}
+		s.r.printf("\r\033[K%c portabin: %s (%s%s)", spinner[i%len(spinner)], s.label, since(s.start), status)
 		select {
 		case <-s.stop:
 			s.r.printf("\r\033[K")
@@ -66,6 +74,14 @@ func (s *Step) animate() {
 		case <-tick.C:
 		}
 	}
+}
+
+// Update shows how far the step has got, e.g. "3/12 cells", on a terminal's live line.
+// Plain output stays one line per step, for logs.
+func (s *Step) Update(format string, args ...any) {
+	s.mu.Lock()
+	s.status = fmt.Sprintf(format, args...)
+	s.mu.Unlock()
 }
 
 // Done ends the step; err, when not nil, marks it failed.

@@ -23,20 +23,23 @@ type Report struct {
 	// UnameReal counts uname calls the kernel answered itself because the caller's buffer could
 	// not be written (a bad pointer gets the kernel's EFAULT that way).
 	UnameReal int
+	// Missing lists the files the processes tried to open or execute that did not exist,
+	// sorted by path (Filter.Opens only).
+	Missing []MissingFile
 	// Err is a supervisor failure, if any; the context ending is not one.
 	Err error
 }
 
 // Call is one system call answered ENOSYS.
 type Call struct {
-	Name   string // "statx"; "syscall 1234" for a number the table does not list
-	Number int
+	Name   string `json:"name"` // "statx"; "syscall 1234" for a number the table does not list
+	Number int    `json:"number"`
 	// Arch is the convention of the call: the filter's Arch or CompatArch.
-	Arch string
+	Arch string `json:"arch"`
 	// Since is the version that introduced it: "5.6", or "newer than 5.14" when the table
 	// has no date.
-	Since string
-	Count int
+	Since string `json:"since"`
+	Count int    `json:"count"`
 }
 
 // Supervisor answers a filter's notifications.
@@ -53,7 +56,7 @@ func Supervise(ctx context.Context, listenerFD int, f *Filter) *Supervisor {
 	go func() {
 		defer close(s.done)
 		defer unix.Close(listenerFD)
-		srv := server{fd: listenerFD, filter: f, counts: map[callKey]int{}}
+		srv := server{fd: listenerFD, filter: f, counts: map[callKey]int{}, missing: map[missingKey]int{}}
 		if f.Mode != Notify {
 			srv.err = fmt.Errorf("supervising seccomp notifications: the filter is in %s mode", f.Mode)
 		} else {
@@ -79,6 +82,7 @@ type server struct {
 	fd        int
 	filter    *Filter
 	counts    map[callKey]int
+	missing   map[missingKey]int
 	faked     int
 	real      int
 	err       error
@@ -141,8 +145,12 @@ func (s *server) serveOne() error {
 		// The filter kills unknown conventions; answer the impossible anyway.
 		return s.respond(response{ID: n.ID, Error: -int32(unix.ENOSYS)})
 	}
-	if layout, ok := a.unames[uint32(n.Data.Nr)]; ok {
+	nr := uint32(n.Data.Nr)
+	if layout, ok := a.unames[nr]; ok {
 		return s.fakeUname(n, layout)
+	}
+	if op, ok := a.openers[nr]; ok && s.filter.Opens && !s.filter.blockedNumber(a.arch, nr) {
+		return s.traceOpen(n, op)
 	}
 	s.counts[callKey{a.arch, n.Data.Nr}]++
 	return s.respond(response{ID: n.ID, Error: -int32(unix.ENOSYS)})
@@ -229,6 +237,12 @@ func (s *server) report() Report {
 	}
 	slices.SortFunc(r.ENOSYS, func(a, b Call) int {
 		return cmp.Or(cmp.Compare(a.Name, b.Name), cmp.Compare(a.Arch, b.Arch), cmp.Compare(a.Number, b.Number))
+	})
+	for key, count := range s.missing {
+		r.Missing = append(r.Missing, MissingFile{Path: key.path, Call: key.call, Count: count})
+	}
+	slices.SortFunc(r.Missing, func(a, b MissingFile) int {
+		return cmp.Or(cmp.Compare(a.Path, b.Path), cmp.Compare(a.Call, b.Call))
 	})
 	return r
 }
