@@ -26,6 +26,9 @@ if [ "${1:-demo}" = test ]; then
   want gcc gcc
   want strace strace
   want scanelf pax-utils
+  want tclsh tcl          # dependency tests: SQLite's full source generates its amalgamation
+  want perl perl          # dependency tests: OpenSSL's Configure
+  want pkg-config pkgconf # dependency tests: a Makefile that asks pkg-config --static
   want chromium chromium # the HTML report's rendering test
   [ -f /usr/share/man/man2/syscalls.2.gz ] || [ -f /usr/share/man/man2/syscalls.2 ] || need+=(manpages-dev)
 fi
