@@ -8,7 +8,9 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -28,6 +30,7 @@ const (
 	stageEnv  = "PORTABIN_SECCOMP_TEST_STAGE"
 	kernelEnv = "PORTABIN_SECCOMP_TEST_KERNEL"
 	modeEnv   = "PORTABIN_SECCOMP_TEST_MODE"
+	opensEnv  = "PORTABIN_SECCOMP_TEST_OPENS"
 )
 
 func TestMain(m *testing.M) {
@@ -70,17 +73,27 @@ func filterFromEnv() (*Filter, error) {
 	if os.Getenv(modeEnv) == Errno.String() {
 		mode = Errno
 	}
-	host, _ := target.Host()
-	return ForKernel(host.Arch, kernel, mode)
+	return filterFor(kernel, mode, os.Getenv(opensEnv) != "")
 }
 
-// callsProgram builds testdata/calls.c, which needs an x86_64 host (ctest.GCC skips others).
-func callsProgram(t *testing.T) string {
+// filterFor builds the same filter for the filtered stage and for its supervisor.
+func filterFor(kernel syscalls.Version, mode Mode, opens bool) (*Filter, error) {
+	host, _ := target.Host()
+	f, err := ForKernel(host.Arch, kernel, mode)
+	if err == nil && opens {
+		err = f.TraceOpens()
+	}
+	return f, err
+}
+
+// freestanding builds a C program of testdata that makes its calls without a C library; it
+// needs an x86_64 host (ctest.GCC skips others).
+func freestanding(t *testing.T, name string) string {
 	t.Helper()
 	if err := Available(); err != nil {
 		t.Skip(err)
 	}
-	src, err := os.ReadFile("testdata/calls.c")
+	src, err := os.ReadFile(filepath.Join("testdata", name))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -89,9 +102,9 @@ func callsProgram(t *testing.T) string {
 
 // run runs prog under the filter for kernel in a re-executed test binary, supervising it in
 // Notify mode, and returns the program's results by name.
-func run(t *testing.T, prog, kernel string, mode Mode, hostname string) (map[string]string, Report) {
+func run(t *testing.T, prog, kernel string, mode Mode, hostname string, opens bool) (map[string]string, Report) {
 	t.Helper()
-	stdout, report := runFiltered(t, prog, kernel, mode, hostname)
+	stdout, report := runFiltered(t, prog, kernel, mode, hostname, opens)
 	results := map[string]string{}
 	sc := bufio.NewScanner(strings.NewReader(stdout))
 	for sc.Scan() {
@@ -102,7 +115,7 @@ func run(t *testing.T, prog, kernel string, mode Mode, hostname string) (map[str
 }
 
 // runFiltered runs prog as run does and returns its standard output.
-func runFiltered(t *testing.T, prog, kernel string, mode Mode, hostname string) (string, Report) {
+func runFiltered(t *testing.T, prog, kernel string, mode Mode, hostname string, opens bool) (string, Report) {
 	t.Helper()
 	pair, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
@@ -112,6 +125,9 @@ func runFiltered(t *testing.T, prog, kernel string, mode Mode, hostname string) 
 	defer ours.Close()
 	cmd := exec.Command(os.Args[0], prog)
 	cmd.Env = append(os.Environ(), stageEnv+"=filtered", kernelEnv+"="+kernel, modeEnv+"="+mode.String())
+	if opens {
+		cmd.Env = append(cmd.Env, opensEnv+"=1")
+	}
 	cmd.ExtraFiles = []*os.File{theirs}
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
@@ -131,8 +147,7 @@ func runFiltered(t *testing.T, prog, kernel string, mode Mode, hostname string) 
 			t.Fatalf("receiving the listener: %v\n%s", err, stderr.Bytes())
 		}
 		kernelVersion, _ := syscalls.ParseVersion(kernel)
-		host, _ := target.Host()
-		f, err := ForKernel(host.Arch, kernelVersion, mode)
+		f, err := filterFor(kernelVersion, mode, opens)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -166,9 +181,11 @@ var worked = map[string]string{
 }
 
 // with returns worked with some results replaced.
-func with(changes map[string]string) map[string]string {
+func with(changes map[string]string) map[string]string { return with2(worked, changes) }
+
+func with2(base, changes map[string]string) map[string]string {
 	out := map[string]string{}
-	for k, v := range worked {
+	for k, v := range base {
 		out[k] = v
 	}
 	for k, v := range changes {
@@ -178,7 +195,7 @@ func with(changes map[string]string) map[string]string {
 }
 
 func TestEmulatedKernels(t *testing.T) {
-	prog := callsProgram(t)
+	prog := freestanding(t, "calls.c")
 	var host unix.Utsname
 	if err := unix.Uname(&host); err != nil {
 		t.Fatal(err)
@@ -244,7 +261,7 @@ func TestEmulatedKernels(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.kernel+"-"+tt.mode.String(), func(t *testing.T) {
-			results, report := run(t, prog, tt.kernel, tt.mode, tt.hostname)
+			results, report := run(t, prog, tt.kernel, tt.mode, tt.hostname, false)
 			want := with(tt.results)
 			want["sysname"] = "Linux"
 			want["nodename"] = tt.nodename
@@ -275,6 +292,85 @@ func TestEmulatedKernels(t *testing.T) {
 	}
 }
 
+// TestOpens: with TraceOpens the supervisor names the files a program tried to open or
+// execute that do not exist, and every open still gets the kernel's answer.
+func TestOpens(t *testing.T) {
+	prog := freestanding(t, "opens.c")
+	results := map[string]string{
+		"open_root": "0", "open_missing": "-2", "open_missing_again": "-2", "openat_relative": "-2",
+		"openat_create": "-2", "openat2_missing": "-2", "openat2_create": "-2", "execve_missing": "-2",
+		"open_page_end": "-2",
+	}
+	missing := []MissingFile{
+		{Path: "/etc/portabin-missing-at-page-end", Call: "open", Count: 1},
+		{Path: "/etc/portabin-missing-open", Call: "open", Count: 2},
+		{Path: "/etc/portabin-missing-openat2", Call: "openat2", Count: 1},
+		{Path: "/portabin-missing-program", Call: "execve", Count: 1},
+		{Path: "portabin-missing-relative", Call: "openat", Count: 1},
+	}
+	t.Run("5.14", func(t *testing.T) {
+		got, report := run(t, prog, "5.14", Notify, "", true)
+		if diff := cmp.Diff(results, got); diff != "" {
+			t.Errorf("results (-want +got):\n%s", diff)
+		}
+		if diff := cmp.Diff(missing, report.Missing); diff != "" {
+			t.Errorf("missing files (-want +got):\n%s", diff)
+		}
+		if len(report.ENOSYS) > 0 {
+			t.Errorf("ENOSYS answers %+v", report.ENOSYS)
+		}
+	})
+	t.Run("5.4", func(t *testing.T) {
+		// openat2 (5.6) is answered ENOSYS, not traced.
+		got, report := run(t, prog, "5.4", Notify, "", true)
+		results := with2(results, map[string]string{"openat2_missing": enosys, "openat2_create": enosys})
+		if diff := cmp.Diff(results, got); diff != "" {
+			t.Errorf("results (-want +got):\n%s", diff)
+		}
+		missing := slices.DeleteFunc(slices.Clone(missing), func(m MissingFile) bool { return m.Call == "openat2" })
+		if diff := cmp.Diff(missing, report.Missing); diff != "" {
+			t.Errorf("missing files (-want +got):\n%s", diff)
+		}
+		wantENOSYS := []Call{{Name: "openat2", Number: 437, Arch: "x86_64", Since: "5.6", Count: 2}}
+		if diff := cmp.Diff(wantENOSYS, report.ENOSYS); diff != "" {
+			t.Errorf("ENOSYS (-want +got):\n%s", diff)
+		}
+	})
+}
+
+// TestMissingFromRoot: an absolute path, and an absolute symlink, are looked up in the
+// process's root, not the supervisor's.
+func TestMissingFromRoot(t *testing.T) {
+	root := t.TempDir()
+	if err := os.WriteFile(filepath.Join(root, "portabin-only-here"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink("/portabin-only-here", filepath.Join(root, "link")); err != nil {
+		t.Fatal(err)
+	}
+	dir, err := unix.Open(root, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(dir)
+	for _, c := range []struct {
+		path    string
+		inRoot  bool
+		missing bool
+	}{
+		{"/portabin-only-here", true, false},
+		{"/link", true, false},
+		{"/../../portabin-only-here", true, false}, // ".." stops at the root
+		{"/nope", true, true},
+		{"/portabin-only-here/below", true, true}, // ENOTDIR
+		{"link", false, true},                     // outside a root, the symlink leaves it
+	} {
+		if got := missingFrom(dir, c.path, c.inRoot); got != c.missing {
+			t.Errorf("missingFrom(%q, inRoot %v) = %v", c.path, c.inRoot, got)
+		}
+	}
+}
+
 // TestCLibraries runs hello world linked with musl and with glibc under old kernels: musl's
 // start-up needs nothing newer than 2.6.18; glibc's tries newer calls, falls back, and every
 // call the supervisor answered is one the old kernel lacks.
@@ -293,7 +389,7 @@ func TestCLibraries(t *testing.T) {
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			prog := ctest.Build(t, c.cc(t), hello, "-static", "-O1")
-			stdout, report := runFiltered(t, prog, c.kernel, Notify, "")
+			stdout, report := runFiltered(t, prog, c.kernel, Notify, "", false)
 			if stdout != "hello\n" {
 				t.Errorf("output %q", stdout)
 			}

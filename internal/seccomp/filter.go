@@ -52,6 +52,10 @@ type Filter struct {
 	// Hostname is the nodename the faked uname reports; empty means the supervisor's own.
 	// A sandbox with its own UTS namespace sets it to the sandbox's hostname.
 	Hostname string
+	// Opens, set by TraceOpens, sends the calls that open or execute a file by name to the
+	// supervisor too, which records the files missing in the process's root (Report.Missing)
+	// and lets every such call run.
+	Opens bool
 
 	abis []abi
 }
@@ -62,6 +66,27 @@ type abi struct {
 	audit uint32 // AUDIT_ARCH_*
 	// unames maps the numbers of uname(2) and its older forms to the layout of their struct.
 	unames map[uint32]utsLayout
+	// openers maps the numbers of the calls that open or execute a file by name to where
+	// their arguments are.
+	openers map[uint32]opener
+}
+
+// opener says where a call that opens or executes a file by name keeps its arguments: indexes
+// into seccomp_data.args, -1 for none.
+type opener struct {
+	name               string
+	dirfd, path, flags int
+	// how: the flags are the first field of the struct open_how that args[flags] points to.
+	how bool
+}
+
+// openers are the calls TraceOpens watches. creat is left out: it makes files.
+var openers = []opener{
+	{name: "open", dirfd: -1, path: 0, flags: 1},
+	{name: "openat", dirfd: 0, path: 1, flags: 2},
+	{name: "openat2", dirfd: 0, path: 1, flags: 2, how: true},
+	{name: "execve", dirfd: -1, path: 0, flags: -1},
+	{name: "execveat", dirfd: 0, path: 1, flags: -1},
 }
 
 // utsLayout is a struct utsname: fields char arrays of fieldLen bytes each.
@@ -143,13 +168,41 @@ func ForKernel(arch string, kernel syscalls.Version, mode Mode) (*Filter, error)
 }
 
 func newABI(arch string) abi {
-	a := abi{arch: arch, audit: auditArch[arch], unames: map[uint32]utsLayout{}}
+	a := abi{arch: arch, audit: auditArch[arch], unames: map[uint32]utsLayout{}, openers: map[uint32]opener{}}
 	for name, layout := range utsLayouts {
 		if s, ok := syscalls.ByName(arch, name); ok {
 			a.unames[uint32(s.Number)] = layout
 		}
 	}
+	for _, op := range openers {
+		if s, ok := syscalls.ByName(arch, op.name); ok {
+			a.openers[uint32(s.Number)] = op
+		}
+	}
 	return a
+}
+
+// TraceOpens makes the filter send the calls that open or execute a file by name (open,
+// openat, openat2, execve, execveat) to the supervisor as well, which records the files
+// missing in the calling process's root and lets the calls run. Notify mode only; both the
+// installed filter and the supervisor's need it.
+func (f *Filter) TraceOpens() error {
+	if f.Mode != Notify {
+		return fmt.Errorf("tracing opens: the filter is in %s mode, which has no supervisor", f.Mode)
+	}
+	f.Opens = true
+	prog, err := f.program()
+	if err != nil {
+		return fmt.Errorf("rebuilding the seccomp filter to trace opens: %w", err)
+	}
+	f.Program = prog
+	return nil
+}
+
+// blockedNumber says whether the filter answers arch's call nr ENOSYS, by the package doc's rule.
+func (f *Filter) blockedNumber(arch string, nr uint32) bool {
+	s, ok := syscalls.Lookup(arch, int(nr))
+	return !ok || blocked(s, f.Kernel)
 }
 
 // blocked is the rule of the package doc for a call the table lists.
@@ -197,6 +250,11 @@ func (f *Filter) spans(a abi) []span {
 	if f.Mode == Notify {
 		for nr := range a.unames {
 			verdicts[nr] = retNotify
+		}
+		if f.Opens {
+			for nr := range a.openers {
+				verdicts[nr] = retNotify
+			}
 		}
 	}
 	var out []span

@@ -74,6 +74,8 @@ func expected(f *Filter, audit, nr uint32) uint32 {
 		return deny
 	case f.Mode == Notify && (s.Name == "uname" || s.Name == "olduname" || s.Name == "oldolduname"):
 		return retNotify
+	case f.Mode == Notify && f.Opens && slices.Contains([]string{"open", "openat", "openat2", "execve", "execveat"}, s.Name):
+		return retNotify
 	case !s.Known || f.Kernel.Less(s.Since):
 		return deny
 	}
@@ -86,7 +88,11 @@ func expected(f *Filter, audit, nr uint32) uint32 {
 func TestProgramEveryNumber(t *testing.T) {
 	for _, arch := range syscalls.Arches() {
 		for _, k := range kernels {
-			for _, mode := range []Mode{Notify, Errno} {
+			for _, variant := range []struct {
+				mode  Mode
+				opens bool
+			}{{Notify, false}, {Errno, false}, {Notify, true}} {
+				mode := variant.mode
 				kernel, err := syscalls.ParseVersion(k)
 				if err != nil {
 					t.Fatal(err)
@@ -98,6 +104,11 @@ func TestProgramEveryNumber(t *testing.T) {
 					}
 					t.Fatal(err)
 				}
+				if variant.opens {
+					if err := f.TraceOpens(); err != nil {
+						t.Fatal(err)
+					}
+				}
 				vm := loadVM(t, f)
 				audits := []uint32{unix.AUDIT_ARCH_X86_64, unix.AUDIT_ARCH_I386, unix.AUDIT_ARCH_AARCH64,
 					unix.AUDIT_ARCH_ARM, unix.AUDIT_ARCH_RISCV64, unix.AUDIT_ARCH_RISCV32, 0}
@@ -105,8 +116,8 @@ func TestProgramEveryNumber(t *testing.T) {
 					for _, nr := range numbersToTry() {
 						got, want := vmRun(t, vm, audit, nr), expected(f, audit, nr)
 						if got != want {
-							t.Errorf("%s, Linux %s, %s mode: arch %#x nr %d (%#x): filter returns %#x, want %#x",
-								arch, k, mode, audit, nr, nr, got, want)
+							t.Errorf("%s, Linux %s, %s mode, opens %v: arch %#x nr %d (%#x): filter returns %#x, want %#x",
+								arch, k, mode, variant.opens, audit, nr, nr, got, want)
 						}
 					}
 				}
@@ -231,6 +242,9 @@ func TestForKernelBadInput(t *testing.T) {
 	}
 	if _, err := ForKernel("riscv64", syscalls.Version{Major: 3, Minor: 10}, Notify); err == nil {
 		t.Error("no error for a kernel older than the RISC-V port")
+	}
+	if f, err := ForKernel("x86_64", syscalls.Version{Major: 3, Minor: 10}, Errno); err != nil || f.TraceOpens() == nil {
+		t.Errorf("TraceOpens in Errno mode: no error (%v)", err)
 	}
 	if _, err := ForKernel("x86_64", syscalls.Version{Major: 3, Minor: 10}, Mode(7)); err == nil {
 		t.Error("no error for an unknown mode")
