@@ -9,7 +9,9 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"path"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -50,6 +52,13 @@ type Options struct {
 	Sources, Sysroot string
 	// Malloc names the allocator that replaces musl's (malloc.Names), "" for musl's own.
 	Malloc string
+	// System forces a build system; "" detects it.
+	System buildsys.Kind
+	// Env is added to the environment of the build system's commands (K=V).
+	Env []string
+	// Executables, when not empty, are the names or globs (path.Match) of the executables
+	// to ship; each must match one.
+	Executables []string
 }
 
 // Result lists what one target's build wrote.
@@ -87,9 +96,12 @@ func Run(ctx context.Context, o Options) ([]Result, error) {
 	if err := o.Validate(); err != nil {
 		return nil, err
 	}
-	kind, err := buildsys.Detect(o.Dir)
-	if err != nil {
-		return nil, err
+	kind := o.System
+	if kind == "" {
+		var err error
+		if kind, err = buildsys.Detect(o.Dir); err != nil {
+			return nil, err
+		}
 	}
 	system, err := buildsys.For(kind)
 	if err != nil {
@@ -113,7 +125,7 @@ func buildTarget(ctx context.Context, o Options, kind buildsys.Kind, system buil
 	}
 	job := buildsys.Job{
 		Src: o.Dir, Build: buildDir, Target: t, Jobs: o.Jobs, Debug: o.Debug, Args: o.Args,
-		Exclude: []string{o.Out}, Env: []string{"SOURCE_DATE_EPOCH=" + sourceDateEpoch(ctx, o.Dir)},
+		Exclude: []string{o.Out}, Env: append([]string{"SOURCE_DATE_EPOCH=" + sourceDateEpoch(ctx, o.Dir)}, o.Env...),
 		Runner: o.Toolchain.Runner(),
 	}
 	if !t.IsHost() {
@@ -152,6 +164,9 @@ func buildTarget(ctx context.Context, o Options, kind buildsys.Kind, system buil
 	exes, err := buildsys.Executables(system, job)
 	if err != nil {
 		return Result{}, fmt.Errorf("finding the executables: %w", err)
+	}
+	if exes, err = selectExecutables(exes, o.Executables); err != nil {
+		return Result{}, err
 	}
 	if len(exes) == 0 {
 		e := uerr.Failed("", "the build succeeded but produced no executable")
@@ -253,4 +268,36 @@ func verify(exes []string, t target.Target) error {
 func writeWrappers(buildDir, self string, cfg ccwrap.Config) (buildsys.Tools, error) {
 	cfg.LinkLog = buildsys.LinkLog(buildDir)
 	return buildsys.WriteWrappers(filepath.Join(buildDir, ".portabin"), self, cfg)
+}
+
+// selectExecutables keeps the executables whose names match one of patterns (all when there are
+// none); a pattern that matches nothing is an error, so that a typo does not ship less.
+func selectExecutables(exes, patterns []string) ([]string, error) {
+	if len(patterns) == 0 {
+		return exes, nil
+	}
+	var out []string
+	var names []string
+	for _, exe := range exes {
+		names = append(names, filepath.Base(exe))
+	}
+	for _, p := range patterns {
+		matched := false
+		for i, exe := range exes {
+			ok, err := path.Match(p, names[i])
+			if err != nil {
+				return nil, uerr.Usage("", "executable pattern %q: %v", p, err)
+			}
+			if ok {
+				matched = true
+				if !slices.Contains(out, exe) {
+					out = append(out, exe)
+				}
+			}
+		}
+		if !matched {
+			return nil, uerr.Usage("the build linked: "+strings.Join(names, ", "), "no executable matches %q", p)
+		}
+	}
+	return out, nil
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/portabin/portabin/internal/build"
+	"github.com/portabin/portabin/internal/buildsys"
 	"github.com/portabin/portabin/internal/malloc"
 	"github.com/portabin/portabin/internal/progress"
 	"github.com/portabin/portabin/internal/target"
@@ -37,6 +38,9 @@ type buildFlags struct {
 	deps      []string
 	sources   string
 	malloc    string
+	system    string
+	env       []string
+	exes      []string
 }
 
 // NewBuildCommand is `portabin build [DIR]`.
@@ -99,6 +103,9 @@ go to the project's configure step (cmake -D..., meson -D..., ./configure --...)
 	fl.StringArrayVar(&f.deps, "dep", nil, "library to build from source first, NAME=VERSION, repeatable (see docs/deps.md)")
 	fl.StringVar(&f.sources, "sources", os.Getenv("PORTABIN_SOURCES"), "folder of source tarballs (no downloads) or mirror URL for --dep (default $PORTABIN_SOURCES)")
 	fl.StringVar(&f.malloc, "malloc", "", fmt.Sprintf("allocator that replaces musl's in every executable: %s (default: musl's own)", strings.Join(malloc.Names, ", ")))
+	fl.StringVar(&f.system, "system", "", "build system: cmake, meson, autotools, make or sources (default: detected)")
+	fl.StringArrayVar(&f.env, "env", nil, "set K=V for the build system's commands (repeatable)")
+	fl.StringArrayVar(&f.exes, "executable", nil, "ship only the executables with this name or glob (repeatable; default: all the build linked)")
 	fl.StringVar(&f.image, "image", "", "builder image for --toolchain container (default: alpine with build-base, cmake, meson)")
 	return cmd
 }
@@ -124,6 +131,18 @@ func (f buildFlags) options(dir string, stderr io.Writer, verbose bool) (build.O
 		}
 		o.Malloc = f.malloc
 	}
+	if f.system != "" {
+		if _, err := buildsys.For(buildsys.Kind(f.system)); err != nil {
+			return o, uerr.Usage("use cmake, meson, autotools, make or sources", "unknown build system %q", f.system)
+		}
+		o.System = buildsys.Kind(f.system)
+	}
+	for _, kv := range f.env {
+		if k, _, ok := strings.Cut(kv, "="); !ok || k == "" {
+			return o, uerr.Usage("e.g. --env CFLAGS=-DNDEBUG", "--env %q: want K=V", kv)
+		}
+	}
+	o.Env, o.Executables = f.env, f.exes
 	if len(f.targets) == 0 {
 		host, ok := target.Host()
 		if !ok {
