@@ -309,14 +309,14 @@ func TestReportNames(t *testing.T) {
 	}
 	s := server{filter: f, counts: map[callKey]int{
 		{"x86_64", 332}:  2, // statx
-		{"x86_64", 451}:  1, // cachestat, newer than the man page
+		{"x86_64", 183}:  1, // afs_syscall, a reserved slot
 		{"x86_64", 1000}: 1,
 		{"x86_64", -1}:   1,
 		{"i386", 332}:    3, // inotify_init1 on i386: the arch picks the table
 	}}
 	got := s.report().ENOSYS
 	want := []Call{
-		{Name: "cachestat", Number: 451, Arch: "x86_64", Since: "newer than 5.14", Count: 1},
+		{Name: "afs_syscall", Number: 183, Arch: "x86_64", Since: "never implemented", Count: 1},
 		{Name: "inotify_init1", Number: 332, Arch: "i386", Since: "2.6.27", Count: 3},
 		{Name: "statx", Number: 332, Arch: "x86_64", Since: "4.11", Count: 2},
 		{Name: "syscall 1000", Number: 1000, Arch: "x86_64", Since: "not in portabin's table", Count: 1},
@@ -324,5 +324,25 @@ func TestReportNames(t *testing.T) {
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("(-want +got):\n%s", diff)
+	}
+}
+
+// TestSinceLabelUndated: a call the table lists without a version is newer than every
+// version it gives (5.14 while syscalls(2) is its only source).
+func TestSinceLabelUndated(t *testing.T) {
+	var newest syscalls.Version
+	for _, arch := range syscalls.Arches() {
+		for _, s := range syscalls.All(arch) {
+			if s.Known && newest.Less(s.Since) {
+				newest = s.Since
+			}
+		}
+	}
+	if newest.Less(syscalls.Version{Major: 5, Minor: 14}) {
+		t.Errorf("the table's newest version is %s; syscalls(2) alone reaches 5.14", newest)
+	}
+	undated := syscalls.Syscall{Name: "future_call", Number: 999}
+	if got, want := sinceLabel(undated, newestKnown()), "newer than "+newest.String(); got != want {
+		t.Errorf("sinceLabel = %q, want %q", got, want)
 	}
 }

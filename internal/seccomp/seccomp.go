@@ -11,14 +11,14 @@
 // Which calls are answered ENOSYS (one rule, blocked):
 //   - a call the table dates (Known) when the emulated kernel is older than
 //     its Since;
-//   - a call the table does not date: newer than the newest kernel the
-//     table describes (man-pages 6.03 describes Linux 5.14), or a reserved
-//     slot that no kernel implements. Under an emulated kernel the table
+//   - a call the table does not date (Known false): newer than every
+//     version the table gives (syscalls(2) alone reaches Linux 5.14), or a
+//     reserved slot no kernel implements. Under an emulated kernel the table
 //     covers, such a call cannot exist; under a newer one its age is
-//     unknown, and it is still answered ENOSYS so that a cell never passes
-//     thanks to a call nobody could date. The report names it ("newer than
-//     5.14"); as internal/syscalls learns newer versions, those calls are
-//     decided by their dates;
+//     unknown, and it is still answered ENOSYS, so that a cell never passes
+//     thanks to a call nobody could date. The report says so ("newer than
+//     5.14", "never implemented"). As internal/syscalls learns the versions
+//     of newer calls, they are decided by their dates;
 //   - a number the table does not list, including everything above its
 //     highest number: either the host kernel has no such call either, or it
 //     is newer than the table;
@@ -47,6 +47,10 @@
 //   - The listener reports that every filtered process is gone (POLLHUP)
 //     since Linux 5.8; on 5.0 to 5.7 the supervisor stops when its context
 //     ends.
+//   - With TraceOpens, a relative path is looked up from the process's
+//     working directory as the supervisor sees it: ".." and absolute
+//     symlinks on the way can leave the process's root. Absolute paths are
+//     looked up inside it (openat2 RESOLVE_IN_ROOT, Linux 5.6).
 //   - uname's machine is the supervisor's: a 32-bit process on a 64-bit
 //     kernel that set the PER_LINUX32 personality would see "i686" from a
 //     real kernel.

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"slices"
+	"strings"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -223,12 +224,7 @@ func (s *server) report() Report {
 	for key, count := range s.counts {
 		c := Call{Number: int(key.nr), Arch: key.arch, Count: count}
 		if sc, ok := syscalls.Lookup(key.arch, int(key.nr)); ok {
-			c.Name = sc.Name
-			if sc.Known {
-				c.Since = sc.Since.String()
-			} else {
-				c.Since = "newer than " + newest.String()
-			}
+			c.Name, c.Since = sc.Name, sinceLabel(sc, newest)
 		} else {
 			c.Name = fmt.Sprintf("syscall %d", uint32(key.nr))
 			c.Since = "not in portabin's table"
@@ -245,6 +241,17 @@ func (s *server) report() Report {
 		return cmp.Or(cmp.Compare(a.Path, b.Path), cmp.Compare(a.Call, b.Call))
 	})
 	return r
+}
+
+// sinceLabel says when s appeared: its version, or why the table has none.
+func sinceLabel(s syscalls.Syscall, newest syscalls.Version) string {
+	switch {
+	case s.Known:
+		return s.Since.String()
+	case strings.Contains(s.Note, "not implemented"): // internal/syscalls' note on reserved slots
+		return "never implemented"
+	}
+	return "newer than " + newest.String()
 }
 
 // newestKnown is the newest version the table gives any call: the table describes the kernels
