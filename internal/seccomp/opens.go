@@ -15,10 +15,10 @@ import (
 type MissingFile struct {
 	// Path is as the process gave it; a relative one is relative to its working directory
 	// or to the directory fd it passed.
-	Path string
+	Path string `json:"path"`
 	// Call is the call that named it: "open", "openat", "openat2", "execve", "execveat".
-	Call  string
-	Count int
+	Call  string `json:"call"`
+	Count int    `json:"count"`
 }
 
 // pathMax is Linux's PATH_MAX, terminating NUL included.

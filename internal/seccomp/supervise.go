@@ -37,8 +37,8 @@ type Call struct {
 	Number int    `json:"number"`
 	// Arch is the convention of the call: the filter's Arch or CompatArch.
 	Arch string `json:"arch"`
-	// Since is the version that introduced it: "5.6", or "newer than 5.14" when the table
-	// has no date.
+	// Since is the version that introduced it: "5.6"; when the table has none, "newer than
+	// 5.14", "never implemented" or "not in portabin's table".
 	Since string `json:"since"`
 	Count int    `json:"count"`
 }
