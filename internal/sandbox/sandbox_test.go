@@ -5,8 +5,10 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -181,6 +183,22 @@ func TestForkBomb(t *testing.T) {
 	}
 }
 
+// TestMemoryCap: within the cap an allocation works; past it, malloc fails (RLIMIT_AS) or the
+// cgroup's OOM killer ends the program, depending on what this host enforces (Limits).
+func TestMemoryCap(t *testing.T) {
+	exe := probe(t)
+	const capBytes = 64 << 20
+	small := run(t, Spec{Exe: exe, Args: []string{"alloc", "16"}, MemoryBytes: capBytes})
+	if got := lines(small.Stdout)["alloc"]; got != "ok" {
+		t.Errorf("16 MiB under a 64 MiB cap: %q, exit %d, signal %q", got, small.ExitCode, small.Signal)
+	}
+	big := run(t, Spec{Exe: exe, Args: []string{"alloc", "256"}, MemoryBytes: capBytes})
+	got := lines(big.Stdout)["alloc"]
+	if got != "Cannot allocate memory" && big.Signal != "SIGKILL" {
+		t.Errorf("256 MiB under a 64 MiB cap (%s): %q, exit %d, signal %q", Limits(), got, big.ExitCode, big.Signal)
+	}
+}
+
 // TestNothingSurvives: a timeout, and a program that exits early, both end a child that
 // ignores SIGTERM and left its session; no process with the token remains on the host.
 func TestNothingSurvives(t *testing.T) {
@@ -194,7 +212,7 @@ func TestNothingSurvives(t *testing.T) {
 			}
 			res := run(t, spec)
 			if mode == "orphan" && (!res.TimedOut || res.ExitCode != -1 || string(res.Stdout) != "started\n") {
-				t.Errorf("timed out %v, exit %d, stdout %q; want a timeout after the start", res.TimedOut, res.ExitCode, res.Stdout)
+				t.Errorf("timed out %v, exit %d, stdout %q, stderr %q; want a timeout after the start", res.TimedOut, res.ExitCode, res.Stdout, res.Stderr)
 			}
 			if mode == "daemon" && (res.TimedOut || res.ExitCode != 0) {
 				t.Errorf("timed out %v, exit %d; want exit 0", res.TimedOut, res.ExitCode)
@@ -357,5 +375,61 @@ func TestQEMU(t *testing.T) {
 	res = run(t, Spec{Exe: exe, Args: []string{"kernel"}, QEMU: qemu, Kernel: &v})
 	if got := lines(res.Stdout)["uname"]; got != "4.18.0 portabin" {
 		t.Errorf("uname under qemu with -r: %q; stdout:\n%s\nstderr:\n%s", got, res.Stdout, res.Stderr)
+	}
+}
+
+// TestUnprivileged runs the main tests again as nobody when the tests run as root: without
+// root, the process cap is RLIMIT_NPROC in the user namespace rather than a cgroup.
+func TestUnprivileged(t *testing.T) {
+	if os.Getuid() != 0 {
+		t.Skip("already unprivileged")
+	}
+	needSandbox(t)
+	ctest.GCC(t)
+	const nobody = 65534
+	// Everything the copy needs must be readable by nobody, unlike go test's build folder.
+	dir, err := os.MkdirTemp("", "portabin-unprivileged-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer os.RemoveAll(dir)
+	tmp := filepath.Join(dir, "tmp")
+	for _, d := range []string{filepath.Join(dir, "testdata"), tmp} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.Chmod(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(tmp, 0o1777); err != nil {
+		t.Fatal(err)
+	}
+	copyFile(t, os.Args[0], filepath.Join(dir, "sandbox.test"), 0o755)
+	copyFile(t, "testdata/probe.c", filepath.Join(dir, "testdata/probe.c"), 0o644)
+	cmd := exec.Command(filepath.Join(dir, "sandbox.test"), "-test.v", "-test.count=1",
+		"-test.run", "^(TestInfo|TestExitCodeAndSignal|TestForkBomb|TestMemoryCap|TestNothingSurvives|TestNetwork|TestKernel)$")
+	cmd.Dir = dir
+	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + tmp, "TMPDIR=" + tmp}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: nobody, Gid: nobody}}
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("the tests as nobody: %v\n%s", err, out)
+	}
+	for _, name := range []string{"TestInfo", "TestExitCodeAndSignal", "TestForkBomb", "TestMemoryCap", "TestNothingSurvives", "TestNetwork"} {
+		if !bytes.Contains(out, []byte("--- PASS: "+name+" ")) {
+			t.Errorf("%s did not pass as nobody:\n%s", name, out)
+		}
+	}
+}
+
+func copyFile(t *testing.T, from, to string, mode os.FileMode) {
+	t.Helper()
+	data, err := os.ReadFile(from)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(to, data, mode); err != nil {
+		t.Fatal(err)
 	}
 }

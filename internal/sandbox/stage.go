@@ -10,6 +10,7 @@ import (
 	"runtime"
 	"strings"
 	"syscall"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
@@ -205,32 +206,72 @@ func execMain() int {
 	if err := dropCapabilities(); err != nil {
 		return fail("setup", err)
 	}
+	// From here on the thread is the one that execs: the filter and RLIMIT_AS belong to it.
+	runtime.LockOSThread()
 	if cfg.Kernel != nil {
-		// The filter belongs to this thread, which must be the one that execs.
-		runtime.LockOSThread()
 		if err := installFilter(cfg); err != nil {
 			return fail("setup", err)
 		}
 	}
-	err := unix.Exec(cfg.Path, cfg.Argv, cfg.Env)
-	return fail("exec", fmt.Errorf("executing %s: %w", cfg.Path, err))
+	errno := execWithAddressSpace(cfg)
+	return fail("exec", fmt.Errorf("executing %s: %w", cfg.Path, errno))
 }
 
+// execWithAddressSpace sets RLIMIT_AS and execs, with no allocation between the two: the Go
+// runtime reserves more address space than a cap like 1 GiB, so any mmap of ours after the
+// limit would fail and crash this stage. It returns only when execve fails, with its error.
+func execWithAddressSpace(cfg execConfig) error {
+	path, err := unix.BytePtrFromString(cfg.Path)
+	if err != nil {
+		return err
+	}
+	argv, err := syscall.SlicePtrFromStrings(cfg.Argv)
+	if err != nil {
+		return err
+	}
+	env, err := syscall.SlicePtrFromStrings(cfg.Env)
+	if err != nil {
+		return err
+	}
+	limit := unix.Rlimit{Cur: uint64(cfg.AddressSpace), Max: uint64(cfg.AddressSpace)}
+	if cfg.AddressSpace > 0 {
+		if _, _, errno := unix.RawSyscall(unix.SYS_SETRLIMIT, unix.RLIMIT_AS, uintptr(unsafe.Pointer(&limit)), 0); errno != 0 {
+			return fmt.Errorf("setting RLIMIT_AS: %w", errno)
+		}
+	}
+	_, _, errno := unix.RawSyscall(unix.SYS_EXECVE, uintptr(unsafe.Pointer(path)),
+		uintptr(unsafe.Pointer(&argv[0])), uintptr(unsafe.Pointer(&env[0])))
+	runtime.KeepAlive(path)
+	runtime.KeepAlive(argv)
+	runtime.KeepAlive(env)
+	return errno
+}
+
+// setLimits sets the limits that the rest of this stage can live with (RLIMIT_AS comes last, in
+// execWithAddressSpace). RLIMIT_NOFILE's soft limit becomes 1024, the usual default, whatever
+// portabin's was: the Go runtime raises its own, and a program should meet the same limit on
+// every host.
 func setLimits(cfg execConfig) error {
+	var nofile unix.Rlimit
+	if err := unix.Getrlimit(unix.RLIMIT_NOFILE, &nofile); err != nil {
+		return fmt.Errorf("reading RLIMIT_NOFILE: %w", err)
+	}
 	limits := []struct {
 		resource int
-		value    uint64
+		limit    unix.Rlimit
 	}{
-		{unix.RLIMIT_NPROC, uint64(cfg.MaxProcs)},
-		{unix.RLIMIT_AS, uint64(cfg.AddressSpace)},
+		{unix.RLIMIT_NOFILE, unix.Rlimit{Cur: min(nofile.Max, 1024), Max: nofile.Max}},
 		// No core files: the root is read-only, and a piped core_pattern would run a host program.
-		{unix.RLIMIT_CORE, 0},
+		{unix.RLIMIT_CORE, unix.Rlimit{}},
+	}
+	if cfg.MaxProcs > 0 {
+		limits = append(limits, struct {
+			resource int
+			limit    unix.Rlimit
+		}{unix.RLIMIT_NPROC, unix.Rlimit{Cur: uint64(cfg.MaxProcs), Max: uint64(cfg.MaxProcs)}})
 	}
 	for _, l := range limits {
-		if l.value == 0 && l.resource != unix.RLIMIT_CORE {
-			continue
-		}
-		if err := unix.Setrlimit(l.resource, &unix.Rlimit{Cur: l.value, Max: l.value}); err != nil {
+		if err := unix.Setrlimit(l.resource, &l.limit); err != nil {
 			return fmt.Errorf("setting resource limit %d: %w", l.resource, err)
 		}
 	}

@@ -113,6 +113,12 @@ int main(int argc, char **argv) {
 	} else if (!strcmp(mode, "sleep")) {
 		signal(SIGTERM, SIG_IGN);
 		sleep(1000);
+	} else if (!strcmp(mode, "alloc")) {
+		size_t n = (size_t)atol(argv[2]) << 20;
+		char *p = malloc(n);
+		if (!p) { printf("alloc=%s\n", strerror(errno)); return 0; }
+		memset(p, 1, n);
+		printf("alloc=ok\n");
 	} else if (!strcmp(mode, "flood")) {
 		static char block[65536];
 		memset(block, 'x', sizeof block);
