@@ -30,6 +30,8 @@ const (
 type flattener struct {
 	ctx  context.Context
 	root *os.Root
+	// privileged is true when running as root.
+	privileged bool
 	// chown is true while ownership can be set (running as root, and no EPERM seen yet).
 	chown bool
 	// dirs holds each folder's final mode and time, set at the end: the mode could forbid
@@ -49,7 +51,8 @@ func newFlattener(ctx context.Context, dir string) (*flattener, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &flattener{ctx: ctx, root: root, chown: os.Geteuid() == 0, dirs: map[string]dirMeta{}}, nil
+	privileged := os.Geteuid() == 0
+	return &flattener{ctx: ctx, root: root, privileged: privileged, chown: privileged, dirs: map[string]dirMeta{}}, nil
 }
 
 func (f *flattener) Close() error { return f.root.Close() }
@@ -348,6 +351,11 @@ func (f *flattener) finish() error {
 			continue // replaced by a later layer
 		}
 		m := f.dirs[p]
+		if !f.privileged {
+			// The owner keeps write and search permission, or deleting the cache (rm -rf)
+			// would fail; the sandbox mounts roots read-only anyway.
+			m.mode |= 0o300
+		}
 		if err := f.root.Chmod(p, m.mode); err != nil {
 			return err
 		}

@@ -375,3 +375,25 @@ func gzipBytes(t *testing.T, b []byte) []byte {
 	}
 	return buf.Bytes()
 }
+
+// TestServe resolves a root that imagetest.Serve publishes, as the CLI tests do, for two
+// architectures.
+func TestServe(t *testing.T) {
+	rootfs := filepath.Join(t.TempDir(), "root.tar.gz")
+	writeFile(t, rootfs, gzipBytes(t, tarBytes(t, file("etc/debian_version", "12.0\n"))))
+	host := imagetest.Serve(t, map[string]string{"debian:bookworm": rootfs})
+	r := &Resolver{Cache: t.TempDir()}
+	for _, tg := range []string{"x86_64", "aarch64", "arm", "riscv64", "i386"} {
+		tgt := mustTarget(t, tg)
+		root, err := r.Resolve(context.Background(), host+"/debian:bookworm", tgt)
+		if err != nil {
+			t.Fatalf("%s: %v", tg, err)
+		}
+		if want := platformString(platformOf(tgt)); root.Platform != want {
+			t.Errorf("%s: platform %s, want %s", tg, root.Platform, want)
+		}
+		if b, err := os.ReadFile(filepath.Join(root.Dir, "etc/debian_version")); err != nil || string(b) != "12.0\n" {
+			t.Errorf("%s: etc/debian_version = %q (%v)", tg, b, err)
+		}
+	}
+}
