@@ -13,9 +13,10 @@
 //     one architecture a release or two after another.
 //   - A call that exists only on some architectures (arch_prctl on x86,
 //     riscv_flush_icache on RISC-V) simply has no number elsewhere.
-//   - Known is false for calls newer than the man page (man-pages 6.03
-//     describes Linux 5.14) and for reserved slots that were never
-//     implemented.
+//   - syscalls(2)'s table stops at Linux 5.14; for newer calls the version
+//     comes from the HISTORY section of the call's own page, where there is
+//     one (internal/gen/history.tsv). Known is false for the calls neither
+//     source dates and for reserved slots that were never implemented.
 //   - Names are syscalls(2)'s; ByName also takes x/sys's spelling where the
 //     two differ (aliases in table.go).
 package syscalls
@@ -186,6 +187,9 @@ const (
 	unlisted
 	// unimplemented calls have a reserved slot that always fails with ENOSYS.
 	unimplemented
+	// paged calls are newer than syscalls(2)'s table; kernel is the version
+	// their own page's HISTORY section gives.
+	paged
 )
 
 // row is one call in table.go: what syscalls(2) says and its number per
@@ -193,7 +197,7 @@ const (
 type row struct {
 	name    string
 	status  rowStatus
-	kernel  string // syscalls(2) Kernel column
+	kernel  string // syscalls(2) Kernel column, or a paged call's version
 	notes   string // syscalls(2) Notes column
 	numbers numbers
 }
@@ -232,7 +236,7 @@ func forArch(r row, col int) Syscall {
 	s := Syscall{Name: r.name, Number: r.numbers[col]}
 	switch r.status {
 	case unlisted:
-		s.Note = "not in syscalls(2) of man-pages " + manPagesVersion
+		s.Note = "not in syscalls(2) of man-pages " + manPagesVersion + ", and its own page gives no version"
 		return s
 	case unimplemented:
 		s.Note = "reserved slot, not implemented in the standard kernel (syscalls(2))"

@@ -41,7 +41,9 @@ func TestLookup(t *testing.T) {
 		{"x86_64", 437, Syscall{Name: "openat2", Number: 437, Since: v("5.6"), Known: true}},
 		{"x86_64", 439, Syscall{Name: "faccessat2", Number: 439, Since: v("5.8"), Known: true}},
 		{"x86_64", 183, Syscall{Name: "afs_syscall", Number: 183}},
-		{"x86_64", 449, Syscall{Name: "futex_waitv", Number: 449}},
+		{"x86_64", 449, Syscall{Name: "futex_waitv", Number: 449, Since: v("5.16"), Known: true}},
+		{"x86_64", 451, Syscall{Name: "cachestat", Number: 451, Since: v("6.5"), Known: true}},
+		{"x86_64", 452, Syscall{Name: "fchmodat2", Number: 452}},
 
 		{"aarch64", 63, Syscall{Name: "read", Number: 63, Since: v("3.7"), Known: true}},
 		{"aarch64", 20, Syscall{Name: "epoll_create1", Number: 20, Since: v("3.7"), Known: true}},
@@ -107,7 +109,8 @@ func TestNotesSayWhy(t *testing.T) {
 		{"aarch64", "read", "arm64 port"},
 		{"i386", "socket", "socketcall(2)"},
 		{"x86_64", "_sysctl", "Removed in 5.5"},
-		{"x86_64", "futex_waitv", "not in syscalls(2)"},
+		{"x86_64", "futex_waitv", "HISTORY of futex_waitv(2), man-pages 6.20"},
+		{"x86_64", "fchmodat2", "gives no version"},
 		{"x86_64", "tuxcall", "not implemented"},
 	}
 	for _, tt := range tests {

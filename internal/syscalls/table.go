@@ -4,6 +4,8 @@
 //   - syscalls(2) from Linux man-pages 6.03 (2023-02-05), as in Debian's manpages-dev
 //     (/usr/share/man/man2/syscalls.2.gz): the Kernel and Notes columns of its "System call list"
 //     and its list of calls that are not implemented.
+//   - for calls syscalls(2) does not list, the HISTORY section of the call's
+//     own page in man-pages 6.20 (Debian manpages-dev 6.20-2) (internal/gen/history.tsv).
 //   - golang.org/x/sys v0.50.0, unix/zsysnum_linux_{amd64,arm64,riscv64,arm,386}.go: the numbers.
 
 package syscalls
@@ -22,7 +24,7 @@ var aliases = map[string]string{
 	"arm_sync_file_range": "sync_file_range2",
 }
 
-// rows: name, status, syscalls(2) Kernel column, Notes column, numbers.
+// rows: name, status, syscalls(2) Kernel column (or the call's page's version), Notes column, numbers.
 var rows = []row{
 	{"_llseek", listed, "1.2", "", numbers{-1, -1, -1, 140, 140}},
 	{"_newselect", listed, "2.0", "", numbers{-1, -1, -1, 142, 142}},
@@ -41,7 +43,7 @@ var rows = []row{
 	{"bpf", listed, "3.18", "", numbers{321, 280, 280, 386, 357}},
 	{"break", unimplemented, "", "", numbers{-1, -1, -1, -1, 17}},
 	{"brk", listed, "1.0", "", numbers{12, 214, 214, 45, 45}},
-	{"cachestat", unlisted, "", "", numbers{451, 451, 451, 451, 451}},
+	{"cachestat", paged, "6.5", "not in syscalls(2); HISTORY of cachestat(2), man-pages 6.20 (Debian manpages-dev 6.20-2)", numbers{451, 451, 451, 451, 451}},
 	{"capget", listed, "2.2", "", numbers{125, 90, 90, 184, 184}},
 	{"capset", listed, "2.2", "", numbers{126, 91, 91, 185, 185}},
 	{"chdir", listed, "1.0", "", numbers{80, 49, 49, 12, 12}},
@@ -128,7 +130,7 @@ var rows = []row{
 	{"futex_requeue", unlisted, "", "", numbers{456, 456, 456, 456, 456}},
 	{"futex_time64", unlisted, "", "", numbers{-1, -1, -1, 422, 422}},
 	{"futex_wait", unlisted, "", "", numbers{455, 455, 455, 455, 455}},
-	{"futex_waitv", unlisted, "", "", numbers{449, 449, 449, 449, 449}},
+	{"futex_waitv", paged, "5.16", "not in syscalls(2); HISTORY of futex_waitv(2), man-pages 6.20 (Debian manpages-dev 6.20-2)", numbers{449, 449, 449, 449, 449}},
 	{"futex_wake", unlisted, "", "", numbers{454, 454, 454, 454, 454}},
 	{"futimesat", listed, "2.6.16", "", numbers{261, -1, -1, 326, 299}},
 	{"get_kernel_syms", listed, "1.0", "Removed in 2.6", numbers{177, -1, -1, -1, 130}},
@@ -242,7 +244,7 @@ var rows = []row{
 	{"mmap2", listed, "2.4", "", numbers{-1, -1, -1, 192, 192}},
 	{"modify_ldt", listed, "1.0", "", numbers{154, -1, -1, -1, 123}},
 	{"mount", listed, "1.0", "", numbers{165, 40, 40, 21, 21}},
-	{"mount_setattr", unlisted, "", "", numbers{442, 442, 442, 442, 442}},
+	{"mount_setattr", paged, "5.12", "not in syscalls(2); HISTORY of mount_setattr(2), man-pages 6.20 (Debian manpages-dev 6.20-2)", numbers{442, 442, 442, 442, 442}},
 	{"move_mount", listed, "5.2", "", numbers{429, 429, 429, 429, 429}},
 	{"move_pages", listed, "2.6.18", "", numbers{279, 239, 239, 344, 317}},
 	{"mprotect", listed, "1.0", "", numbers{10, 226, 226, 125, 125}},
@@ -278,7 +280,7 @@ var rows = []row{
 	{"open", listed, "1.0", "", numbers{2, -1, -1, 5, 5}},
 	{"open_by_handle_at", listed, "2.6.39", "", numbers{304, 265, 265, 371, 342}},
 	{"open_tree", listed, "5.2", "", numbers{428, 428, 428, 428, 428}},
-	{"open_tree_attr", unlisted, "", "", numbers{467, 467, 467, 467, 467}},
+	{"open_tree_attr", paged, "6.15", "not in syscalls(2); HISTORY of open_tree_attr(2), man-pages 6.20 (Debian manpages-dev 6.20-2)", numbers{467, 467, 467, 467, 467}},
 	{"openat", listed, "2.6.16", "", numbers{257, 56, 56, 322, 295}},
 	{"openat2", listed, "5.6", "", numbers{437, 437, 437, 437, 437}},
 	{"pause", listed, "1.0", "", numbers{34, -1, -1, 29, 29}},
@@ -485,7 +487,7 @@ var rows = []row{
 	{"unlinkat", listed, "2.6.16", "", numbers{263, 35, 35, 328, 301}},
 	{"unshare", listed, "2.6.16", "", numbers{272, 97, 97, 337, 310}},
 	{"uprobe", unlisted, "", "", numbers{336, -1, -1, -1, -1}},
-	{"uretprobe", unlisted, "", "", numbers{335, -1, -1, -1, -1}},
+	{"uretprobe", paged, "6.11", "not in syscalls(2); HISTORY of uretprobe(2), man-pages 6.20 (Debian manpages-dev 6.20-2)", numbers{335, -1, -1, -1, -1}},
 	{"uselib", listed, "1.0", "", numbers{134, -1, -1, 86, 86}},
 	{"userfaultfd", listed, "4.3", "", numbers{323, 282, 282, 388, 374}},
 	{"ustat", listed, "1.0", "", numbers{136, -1, -1, 62, 62}},

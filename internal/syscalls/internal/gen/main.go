@@ -1,9 +1,11 @@
-// Command gen writes the syscalls package's table.go by joining two sources:
-// the syscalls(2) manual page (which kernel version introduced each call) and
-// golang.org/x/sys/unix's zsysnum_linux_<goarch>.go files (each call's number
-// per architecture).
+// Command gen writes the syscalls package's table.go by joining three sources:
+// the syscalls(2) manual page (which kernel version introduced each call), the
+// HISTORY sections of newer calls' own pages (history.tsv, for calls
+// syscalls(2) does not list) and golang.org/x/sys/unix's
+// zsysnum_linux_<goarch>.go files (each call's number per architecture).
 //
-// Run it with `go generate ./internal/syscalls`.
+// Run it with `go generate ./internal/syscalls`; history.sh refreshes
+// history.tsv.
 package main
 
 import (
@@ -64,30 +66,70 @@ func main() {
 	manPagePath := flag.String("manpage", defaultManPage, "syscalls(2) source, gzip-compressed or not")
 	xsysDir := flag.String("xsys", "", "golang.org/x/sys module directory (default: from `go mod download`)")
 	out := flag.String("o", "table.go", "file to write")
+	historyPages := flag.String("history-pages", "", "extract history.tsv from this folder of section-2 pages instead of writing table.go")
+	historySource := flag.String("history-source", "", "with -history-pages: the pages' man-pages and package versions, for the citation")
 	flag.Parse()
 
-	if err := run(*manPagePath, *xsysDir, *out); err != nil {
+	var err error
+	if *historyPages != "" {
+		err = runHistory(*manPagePath, *xsysDir, *historyPages, *historySource, *out)
+	} else {
+		err = run(*manPagePath, *xsysDir, *out)
+	}
+	if err != nil {
 		fmt.Fprintf(os.Stderr, "gen: %v\n", err)
 		os.Exit(1)
 	}
 }
 
 func run(manPagePath, xsysDir, out string) error {
-	xsys := xsysModule{Dir: xsysDir, Version: "(unknown version)"}
-	if _, version, ok := strings.Cut(filepath.Base(xsysDir), "@"); ok {
-		xsys.Version = version // a module cache directory, golang.org/x/sys@v0.50.0
-	}
-	if xsysDir == "" {
-		var err error
-		if xsys, err = findXSys(); err != nil {
-			return err
-		}
+	xsys, err := locateXSys(xsysDir)
+	if err != nil {
+		return err
 	}
 	src, err := generate(manPagePath, xsys)
 	if err != nil {
 		return err
 	}
 	return os.WriteFile(out, src, 0o644)
+}
+
+// runHistory writes history.tsv: what the pages in dir say about the calls
+// that x/sys numbers and syscalls(2) does not list.
+func runHistory(manPagePath, xsysDir, dir, source, out string) error {
+	if source == "" {
+		return fmt.Errorf("-history-pages needs -history-source")
+	}
+	xsys, err := locateXSys(xsysDir)
+	if err != nil {
+		return err
+	}
+	rows, _, err := joinSources(manPagePath, xsys, history{})
+	if err != nil {
+		return err
+	}
+	wanted := map[string]bool{}
+	for _, r := range rows {
+		if r.status == "unlisted" {
+			wanted[r.name] = true
+		}
+	}
+	tsv, err := extractHistory(dir, source, wanted)
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(out, tsv, 0o644)
+}
+
+func locateXSys(xsysDir string) (xsysModule, error) {
+	xsys := xsysModule{Dir: xsysDir, Version: "(unknown version)"}
+	if _, version, ok := strings.Cut(filepath.Base(xsysDir), "@"); ok {
+		xsys.Version = version // a module cache directory, golang.org/x/sys@v0.50.0
+	}
+	if xsysDir == "" {
+		return findXSys()
+	}
+	return xsys, nil
 }
 
 // xsysModule is golang.org/x/sys as `go mod download -json` describes it.
@@ -123,22 +165,31 @@ func findXSys() (xsysModule, error) {
 
 // generate returns the formatted source of table.go.
 func generate(manPagePath string, xsys xsysModule) ([]byte, error) {
-	page, err := readManPage(manPagePath)
+	hist, err := parseHistoryTSV(historyTSV)
 	if err != nil {
 		return nil, err
+	}
+	rows, page, err := joinSources(manPagePath, xsys, hist)
+	if err != nil {
+		return nil, err
+	}
+	return render(page, hist, xsys, rows)
+}
+
+func joinSources(manPagePath string, xsys xsysModule, hist history) ([]row, manPage, error) {
+	page, err := readManPage(manPagePath)
+	if err != nil {
+		return nil, page, err
 	}
 	numbers := make([]map[string]int, len(arches))
 	for i, a := range arches {
 		path := filepath.Join(xsys.Dir, "unix", "zsysnum_linux_"+a.goarch+".go")
 		if numbers[i], err = readSysnum(path); err != nil {
-			return nil, err
+			return nil, page, err
 		}
 	}
-	rows, err := join(page, numbers)
-	if err != nil {
-		return nil, err
-	}
-	return render(page, xsys, rows)
+	rows, err := join(page, hist, numbers)
+	return rows, page, err
 }
 
 // manPage is what syscalls(2) says.
@@ -355,7 +406,7 @@ type row struct {
 	numbers []int
 }
 
-func join(page manPage, numbers []map[string]int) ([]row, error) {
+func join(page manPage, hist history, numbers []map[string]int) ([]row, error) {
 	byName := map[string]*row{}
 	for col, archNumbers := range numbers {
 		for xsysName, n := range archNumbers {
@@ -374,6 +425,9 @@ func join(page manPage, numbers []map[string]int) ([]row, error) {
 					r.status, r.kernel, r.notes = "listed", call.kernel, call.notes
 				case page.unimplemented[name]:
 					r.status = "unimplemented"
+				case hist.since[name] != "":
+					r.status, r.kernel = "paged", hist.since[name]
+					r.notes = "not in syscalls(2); HISTORY of " + hist.page[name] + ", " + hist.source
 				default:
 					r.status = "unlisted"
 				}
@@ -398,7 +452,7 @@ func join(page manPage, numbers []map[string]int) ([]row, error) {
 	return rows, nil
 }
 
-func render(page manPage, xsys xsysModule, rows []row) ([]byte, error) {
+func render(page manPage, hist history, xsys xsysModule, rows []row) ([]byte, error) {
 	var b bytes.Buffer
 	goarches := make([]string, len(arches))
 	names := make([]string, len(arches))
@@ -411,6 +465,8 @@ func render(page manPage, xsys xsysModule, rows []row) ([]byte, error) {
 //   - syscalls(2) from Linux man-pages %s (%s), as in Debian's manpages-dev
 //     (%s): the Kernel and Notes columns of its "System call list"
 //     and its list of calls that are not implemented.
+//   - for calls syscalls(2) does not list, the HISTORY section of the call's
+//     own page in %s (internal/gen/history.tsv).
 //   - golang.org/x/sys %s, unix/zsysnum_linux_{%s}.go: the numbers.
 
 package syscalls
@@ -425,7 +481,7 @@ var columns = [...]string{%s}
 
 // aliases maps x/sys's name of a call to the name syscalls(2) lists it under.
 var aliases = map[string]string{
-`, page.version, page.date, defaultManPage, xsys.Version, strings.Join(goarches, ","),
+`, page.version, page.date, defaultManPage, hist.source, xsys.Version, strings.Join(goarches, ","),
 		page.version, xsys.Version, strings.Join(names, ", "))
 	aliasNames := make([]string, 0, len(aliases))
 	for k := range aliases {
@@ -435,7 +491,7 @@ var aliases = map[string]string{
 	for _, k := range aliasNames {
 		fmt.Fprintf(&b, "\t%q: %q,\n", k, aliases[k])
 	}
-	b.WriteString("}\n\n// rows: name, status, syscalls(2) Kernel column, Notes column, numbers.\nvar rows = []row{\n")
+	b.WriteString("}\n\n// rows: name, status, syscalls(2) Kernel column (or the call's page's version), Notes column, numbers.\nvar rows = []row{\n")
 	for _, r := range rows {
 		nums := make([]string, len(r.numbers))
 		for i, n := range r.numbers {

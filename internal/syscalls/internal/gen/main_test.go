@@ -134,7 +134,7 @@ func TestJoin(t *testing.T) {
 	numbers[3]["arm_sync_file_range"] = 341
 	numbers[4]["fadvise64_64"] = 272
 	numbers[4]["clock_gettime64"] = 403
-	rows, err := join(page, numbers)
+	rows, err := join(page, history{}, numbers)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -151,7 +151,55 @@ func TestJoin(t *testing.T) {
 
 	// Two numbers for one call on one architecture means an alias is wrong.
 	numbers[3]["fadvise64_64"] = 1
-	if _, err := join(page, numbers); err == nil {
+	if _, err := join(page, history{}, numbers); err == nil {
 		t.Error("join accepted two numbers for fadvise64_64 on arm")
+	}
+}
+
+func TestPageHistory(t *testing.T) {
+	tests := map[string]struct {
+		page string
+		want map[string]string
+	}{
+		"one call": {".TH cachestat 2\n.SH HISTORY\nLinux 6.5.\n.SH CAVEATS\nLinux 9.9.\n", map[string]string{"cachestat": "6.5"}},
+		"comments and glibc": {".SH HISTORY\n.\\\" commit 7d6beb71\nLinux 5.12,\n.\\\" Linux 1.0.\nglibc 2.36.\n",
+			map[string]string{"mount_setattr": "5.12"}},
+		"tagged list": {".SH HISTORY\n.TP\n.BR open_tree ()\nLinux 5.2,\nglibc 2.36.\n.TP\n.BR \\%open_tree_attr ()\nLinux 6.15.\n",
+			map[string]string{"open_tree": "5.2", "open_tree_attr": "6.15"}},
+		"prose is not a version": {".SH HISTORY\nRemoved in Linux 5.5, glibc 2.32.\nPOSIX.1-2001.\n", map[string]string{}},
+		"no history":             {".SH STANDARDS\nLinux 6.8.\n", map[string]string{}},
+	}
+	for name, tt := range tests {
+		page := "mount_setattr"
+		if name == "one call" {
+			page = "cachestat"
+		}
+		got, err := pageHistory(strings.NewReader(tt.page), page)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if diff := cmp.Diff(tt.want, got); diff != "" {
+			t.Errorf("%s: pageHistory mismatch (-want +got):\n%s", name, diff)
+		}
+	}
+}
+
+func TestParseHistoryTSV(t *testing.T) {
+	h, err := parseHistoryTSV(historyTSV)
+	if err != nil {
+		t.Fatalf("the committed history.tsv: %v", err)
+	}
+	if h.since["futex_waitv"] != "5.16" || !strings.Contains(h.source, "man-pages") {
+		t.Errorf("history.tsv: futex_waitv %q, source %q", h.since["futex_waitv"], h.source)
+	}
+	for name, src := range map[string]string{
+		"no source":   "cachestat\t6.5\tcachestat(2)\n",
+		"bad version": "# source: x\ncachestat\tsix\tcachestat(2)\n",
+		"two cells":   "# source: x\ncachestat\t6.5\n",
+		"duplicate":   "# source: x\ncachestat\t6.5\tcachestat(2)\ncachestat\t6.6\tcachestat(2)\n",
+	} {
+		if _, err := parseHistoryTSV(src); err == nil {
+			t.Errorf("%s: parseHistoryTSV succeeded", name)
+		}
 	}
 }
