@@ -243,11 +243,7 @@ func flattenInto(ctx context.Context, s store, key string, img v1.Image, desc v1
 
 // withTemp runs fn with a scratch folder under the cache's tmp/, removed afterwards.
 func withTemp(s store, prefix string, fn func(tmp string) (entry, error)) (entry, error) {
-	dir := filepath.Join(s.dir, "tmp")
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return entry{}, err
-	}
-	tmp, err := os.MkdirTemp(dir, prefix+"-*")
+	tmp, err := s.newTemp(prefix)
 	if err != nil {
 		return entry{}, err
 	}

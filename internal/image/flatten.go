@@ -284,7 +284,7 @@ func (f *flattener) removeLower(p string) error {
 		return f.opaque(".")
 	}
 	fi, err := f.root.Lstat(p)
-	if errors.Is(err, fs.ErrNotExist) {
+	if missing(err) {
 		return nil
 	}
 	if err != nil {
@@ -302,7 +302,7 @@ func (f *flattener) removeLower(p string) error {
 // opaque empties folder dir of what lower layers put there (the .wh..wh..opq marker).
 func (f *flattener) opaque(dir string) error {
 	fi, err := f.root.Lstat(dir)
-	if errors.Is(err, fs.ErrNotExist) {
+	if missing(err) {
 		return nil
 	}
 	if err != nil {
@@ -364,4 +364,9 @@ func (f *flattener) finish() error {
 		}
 	}
 	return nil
+}
+
+// missing reports whether err says a path does not exist, a parent being a file included.
+func missing(err error) bool {
+	return errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ENOTDIR)
 }

@@ -112,6 +112,8 @@ func TestFlattenWhiteouts(t *testing.T) {
 		dir("c/"), file("c/inside", "inside"),
 		file("d", "now a file"),
 		file(".wh.link", ""),
+		// Whiteouts of what is not there: under a file, and in a missing folder.
+		file("f/.wh.x", ""), file("nowhere/.wh.x", ""),
 		// The opaque marker after an entry of the same layer must keep that entry.
 		file("e/new", "new"), file("e/.wh..wh..opq", ""),
 		// A whiteout and a file of the same layer: the file stays.

@@ -70,7 +70,7 @@ type Resolver struct {
 }
 
 // ErrNotCached is returned, wrapped, when the network is off and the cache lacks the reference.
-var ErrNotCached = errors.New("not in portabin's cache and the network is off")
+var ErrNotCached = errors.New("not in portabin's cache")
 
 // Resolve returns the root filesystem that ref names, for an executable of target t.
 func (r *Resolver) Resolve(ctx context.Context, ref string, t target.Target) (Root, error) {

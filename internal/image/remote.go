@@ -35,7 +35,7 @@ func (r *Resolver) resolveRemote(ctx context.Context, userRef string, ref name.R
 	}
 	if r.Offline {
 		return Root{}, fmt.Errorf("pulling %s: %w", userRef, &uerr.Error{
-			Code: uerr.ExitEnvironment, Msg: userRef, Err: ErrNotCached,
+			Code: uerr.ExitEnvironment, Msg: "offline", Err: ErrNotCached,
 			Hint: "run once with the network on to fill the cache",
 		})
 	}

@@ -130,11 +130,7 @@ func (s store) ensure(key string, fill func(rootfs string) (entry, error)) (entr
 // fillTemp runs fill in a fresh folder under tmp/ holding an empty rootfs folder, then writes
 // meta.json there, and returns the folder. On failure the folder is removed.
 func (s store) fillTemp(fill func(tmp string) (entry, error)) (entry, string, error) {
-	tmpDir := filepath.Join(s.dir, "tmp")
-	if err := os.MkdirAll(tmpDir, 0o700); err != nil {
-		return entry{}, "", err
-	}
-	tmp, err := os.MkdirTemp(tmpDir, strconv.Itoa(os.Getpid())+"-*")
+	tmp, err := s.newTemp("root")
 	if err != nil {
 		return entry{}, "", err
 	}
@@ -157,6 +153,24 @@ func (s store) fillTemp(fill func(tmp string) (entry, error)) (entry, string, er
 		return entry{}, "", err
 	}
 	return e, tmp, nil
+}
+
+// newTemp makes a folder under tmp/, named after this process so that the folders of
+// processes that died (killed while flattening) can be told apart and removed.
+func (s store) newTemp(prefix string) (string, error) {
+	dir := filepath.Join(s.dir, "tmp")
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return "", err
+	}
+	if entries, err := os.ReadDir(dir); err == nil {
+		for _, e := range entries {
+			pid, _, _ := strings.Cut(e.Name(), "-")
+			if n, err := strconv.Atoi(pid); err == nil && n != os.Getpid() && unix.Kill(n, 0) == unix.ESRCH {
+				removeTree(filepath.Join(dir, e.Name()))
+			}
+		}
+	}
+	return os.MkdirTemp(dir, fmt.Sprintf("%d-%s-*", os.Getpid(), prefix))
 }
 
 // install renames tmp, a folder fillTemp made, to roots/key. When key is already there (the
