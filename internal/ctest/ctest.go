@@ -3,6 +3,7 @@ package ctest
 
 import (
 	"bytes"
+	"fmt"
 	"math/rand/v2"
 	"os"
 	"os/exec"
@@ -75,6 +76,17 @@ func Zig(t testing.TB, target string) Compiler {
 // executable's path.
 func Build(t testing.TB, cc Compiler, src string, flags ...string) string {
 	t.Helper()
+	exe, output, err := TryBuild(t, cc, src, flags...)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, output)
+	}
+	return exe
+}
+
+// TryBuild is Build for programs that may not compile, such as a probe for a function that
+// one C library lacks: it returns the compiler's error and output instead of failing the test.
+func TryBuild(t testing.TB, cc Compiler, src string, flags ...string) (exe string, output []byte, err error) {
+	t.Helper()
 	dir := t.TempDir()
 	source := filepath.Join(dir, "prog.c")
 	if err := os.WriteFile(source, []byte(src), 0o644); err != nil {
@@ -85,12 +97,12 @@ func Build(t testing.TB, cc Compiler, src string, flags ...string) string {
 	cmd := exec.Command(cc.Args[0], args...)
 	cmd.Dir = dir
 	cmd.Env = append(os.Environ(), cc.Env...)
-	var output bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &output, &output
+	var buf bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &buf, &buf
 	if err := cmd.Run(); err != nil {
-		t.Fatalf("%s %v: %v\n%s", cc.Name, args, err, output.Bytes())
+		return "", buf.Bytes(), fmt.Errorf("%s %v: %w", cc.Name, args, err)
 	}
-	return out
+	return out, buf.Bytes(), nil
 }
 
 // Mangle returns variants of an ELF file for robustness tests: truncations, and copies with a
