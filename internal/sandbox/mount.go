@@ -57,14 +57,23 @@ func buildRoot(cfg initConfig) error {
 	if err := os.Mkdir(root, 0o755); err != nil {
 		return err
 	}
-	if rootFD >= 0 {
+	overlaid := false
+	if rootFD >= 0 && !cfg.NoOverlay {
 		// Only lower layers: overlayfs is read-only and never writes into cfg.Root.
 		opts := "lowerdir=" + top + ":" + fdPath(rootFD)
-		if err := unix.Mount("overlay", root, "overlay", unix.MS_RDONLY|unix.MS_NOSUID|unix.MS_NODEV, opts); err != nil {
-			return fmt.Errorf("mounting the root %s read-only with overlayfs (Linux 5.11 or newer allows it in a user namespace): %w", cfg.Root, err)
+		overlaid = unix.Mount("overlay", root, "overlay", unix.MS_RDONLY|unix.MS_NOSUID|unix.MS_NODEV, opts) == nil
+	}
+	if !overlaid {
+		if rootFD >= 0 {
+			// Where overlayfs is refused (before Linux 5.11 in a user namespace, or on an
+			// unsupported filesystem), top mirrors the root's entries instead.
+			if err := mirror(fdPath(rootFD), top); err != nil {
+				return fmt.Errorf("mirroring the root %s: %w", cfg.Root, err)
+			}
 		}
-	} else if err := bindReadOnly(top, root); err != nil {
-		return err
+		if err := bindReadOnly(top, root); err != nil {
+			return err
+		}
 	}
 
 	if err := unix.Mount("proc", filepath.Join(root, "proc"), "proc", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, ""); err != nil {
@@ -104,6 +113,48 @@ func buildRoot(cfg initConfig) error {
 		}
 	}
 	return pivot(root)
+}
+
+// mirror gives top the root's top-level entries: a read-only bind of each folder and file, a
+// copy of each symbolic link (/bin -> usr/bin). Nothing is copied but the links; the entries
+// that the sandbox provides itself (/dev, /proc, /tmp, /portabin) are skipped.
+func mirror(root, top string) error {
+	entries, err := os.ReadDir(root)
+	if err != nil {
+		return err
+	}
+	for _, e := range entries {
+		name := e.Name()
+		from, to := filepath.Join(root, name), filepath.Join(top, name)
+		if _, err := os.Lstat(to); err == nil {
+			continue
+		}
+		switch t := e.Type(); {
+		case t&os.ModeSymlink != 0:
+			target, err := os.Readlink(from)
+			if err != nil {
+				return err
+			}
+			if err := os.Symlink(target, to); err != nil {
+				return err
+			}
+			continue
+		case t.IsDir():
+			if err := os.Mkdir(to, 0o755); err != nil {
+				return err
+			}
+		case t.IsRegular():
+			if err := os.WriteFile(to, nil, 0o644); err != nil {
+				return err
+			}
+		default:
+			continue // device nodes, sockets and pipes have no use in a root
+		}
+		if err := bindReadOnly(from, to); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func openPath(path string, flags int) (int, error) {

@@ -132,6 +132,9 @@ type Result struct {
 	UnameFaked int
 }
 
+// useOverlay is false only in tests, which cover the fallback for hosts that refuse overlayfs.
+var useOverlay = true
+
 // stageEnv names the environment variable that makes portabin a sandbox stage (see Reexec).
 const stageEnv = "PORTABIN_SANDBOX_STAGE"
 
@@ -154,6 +157,7 @@ type initConfig struct {
 	TmpBytes       int64
 	Exec           execConfig
 	Probe          bool // set up the root, run nothing: Available's test
+	NoOverlay      bool // mirror the root with bind mounts even where overlayfs works
 	SeccompEnabled bool
 }
 
@@ -354,6 +358,7 @@ func prepare(spec Spec) (initConfig, error) {
 		return cfg, fmt.Errorf("working directory %q is not absolute", spec.Dir)
 	}
 	cfg.Network = spec.Network
+	cfg.NoOverlay = !useOverlay
 	if spec.Kernel != nil {
 		cfg.KernelRelease = release(*spec.Kernel)
 		cfg.ProcVersion = fmt.Sprintf("Linux version %s (portabin@portabin) (emulated by portabin) #1 SMP\n", cfg.KernelRelease)

@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -76,6 +77,9 @@ func TestInfo(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(root, "etc/marker"), []byte("from-the-root\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	if err := os.Symlink("usr/lib", filepath.Join(root, "lib")); err != nil {
+		t.Fatal(err)
+	}
 	before := tree(t, root)
 	common := map[string]string{
 		"argv[0]":              "/portabin/prog",
@@ -91,15 +95,20 @@ func TestInfo(t *testing.T) {
 		"stdin":                "hello",
 		"HOME":                 "/tmp",
 	}
+	inRoot := map[string]string{"cwd": "/work", "ls /": "bin dev etc lib portabin proc tmp usr work ", "marker": "from-the-root"}
 	tests := []struct {
 		name, root, dir string
+		noOverlay       bool
 		want            map[string]string
 	}{
-		{"scratch", "", "", map[string]string{"cwd": "/", "ls /": "dev portabin proc tmp ", "marker": "none"}},
-		{"root", root, "/work", map[string]string{"cwd": "/work", "ls /": "bin dev etc portabin proc tmp usr work ", "marker": "from-the-root"}},
+		{"scratch", "", "", false, map[string]string{"cwd": "/", "ls /": "dev portabin proc tmp ", "marker": "none"}},
+		{"root", root, "/work", false, inRoot},
+		{"root without overlayfs", root, "/work", true, inRoot},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			useOverlay = !tt.noOverlay
+			defer func() { useOverlay = true }()
 			res := run(t, Spec{Root: tt.root, Exe: exe, Args: []string{"info", "two words"}, Dir: tt.dir, Stdin: []byte("hello")})
 			if res.ExitCode != 0 || res.Signal != "" || res.ExecError != "" {
 				t.Fatalf("exit %d, signal %q, exec error %q; stderr:\n%s", res.ExitCode, res.Signal, res.ExecError, res.Stderr)
@@ -239,6 +248,72 @@ func processesWith(t *testing.T, token string) []string {
 		}
 	}
 	return pids
+}
+
+func TestReapsOrphans(t *testing.T) {
+	exe := probe(t)
+	res := run(t, Spec{Exe: exe, Args: []string{"zombies"}})
+	if got := lines(res.Stdout)["zombies"]; got != "0" {
+		t.Errorf("zombies left by init: %q (exit %d)", got, res.ExitCode)
+	}
+}
+
+// TestForwardsSIGTERM: SIGTERM sent to init reaches the program.
+func TestForwardsSIGTERM(t *testing.T) {
+	exe := probe(t)
+	token := fmt.Sprintf("token-%d-term", time.Now().UnixNano())
+	done := make(chan Result, 1)
+	go func() {
+		res, err := Run(context.Background(), Spec{Exe: exe, Args: []string{"term", token}, Timeout: time.Minute})
+		if err != nil {
+			t.Error(err)
+		}
+		done <- res
+	}()
+	// Wait for the program to catch SIGTERM, then signal its parent, init.
+	var init int
+	for deadline := time.Now().Add(30 * time.Second); init == 0 && time.Now().Before(deadline); {
+		for _, pid := range processesWith(t, token) {
+			status, _ := os.ReadFile(filepath.Join("/proc", pid, "status"))
+			var caught uint64
+			var parent int
+			for _, l := range strings.Split(string(status), "\n") {
+				fmt.Sscanf(l, "SigCgt: %x", &caught)
+				fmt.Sscanf(l, "PPid: %d", &parent)
+			}
+			if caught&(1<<(syscall.SIGTERM-1)) != 0 {
+				init = parent
+			}
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	if init == 0 {
+		t.Fatal("the program never started")
+	}
+	if err := syscall.Kill(init, syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	res := <-done
+	if res.ExitCode != 7 || string(res.Stdout) != "got SIGTERM\n" {
+		t.Errorf("exit %d, stdout %q; want the program's own exit after SIGTERM", res.ExitCode, res.Stdout)
+	}
+}
+
+// TestParallel: runs share nothing (the matrix runs cells at once).
+func TestParallel(t *testing.T) {
+	exe := probe(t)
+	var wg sync.WaitGroup
+	for i := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			res, err := Run(context.Background(), Spec{Exe: exe, Args: []string{"exit", fmt.Sprint(i)}})
+			if err != nil || res.ExitCode != i {
+				t.Errorf("run %d: exit %d, %v", i, res.ExitCode, err)
+			}
+		}()
+	}
+	wg.Wait()
 }
 
 func TestCancel(t *testing.T) {

@@ -18,6 +18,40 @@
 
 static const char *result(int r) { return r < 0 ? strerror(errno) : "ok"; }
 
+static void on_term(int sig) {
+	(void)sig;
+	write(1, "got SIGTERM\n", 12);
+	_exit(7);
+}
+
+/* zombies leaves grandchildren to init, which must reap them, then counts the zombies left. */
+static void zombies(void) {
+	for (int i = 0; i < 10; i++) {
+		pid_t child = fork();
+		if (child == 0) {
+			if (fork() == 0) { usleep(20000); _exit(0); }
+			_exit(0);
+		}
+		waitpid(child, NULL, 0);
+	}
+	usleep(300000);
+	int n = 0;
+	DIR *d = opendir("/proc");
+	struct dirent *e;
+	while (d && (e = readdir(d))) {
+		char path[300], stat[512];
+		snprintf(path, sizeof path, "/proc/%s/stat", e->d_name);
+		FILE *f = fopen(path, "r");
+		if (!f) continue;
+		if (fgets(stat, sizeof stat, f)) {
+			char *p = strrchr(stat, ')');
+			if (p && p[2] == 'Z') n++;
+		}
+		fclose(f);
+	}
+	printf("zombies=%d\n", n);
+}
+
 static void info(int argc, char **argv) {
 	for (int i = 0; i < argc; i++) printf("argv[%d]=%s\n", i, argv[i]);
 	char cwd[4096];
@@ -91,6 +125,11 @@ int main(int argc, char **argv) {
 	else if (!strcmp(mode, "exit")) return atoi(argv[2]);
 	else if (!strcmp(mode, "kernel")) kernel();
 	else if (!strcmp(mode, "net")) net();
+	else if (!strcmp(mode, "zombies")) zombies();
+	else if (!strcmp(mode, "term")) {
+		signal(SIGTERM, on_term);
+		for (;;) pause();
+	}
 	else if (!strcmp(mode, "segv")) { fflush(stdout); raise(SIGSEGV); }
 	else if (!strcmp(mode, "forkbomb")) {
 		int n = 0;
