@@ -60,10 +60,12 @@ type pageView struct {
 
 type exeView struct {
 	ID, Name, Target, Path, SHA256, Size string
-	OK                                   bool
-	Error                                string
-	Check                                *checkView
-	Matrix                               *matrixView
+	// Overview is the executable's line in the table at the top: check's word and the cells.
+	CheckWord, CheckStatus, Cells string
+	OK                            bool
+	Error                         string
+	Check                         *checkView
+	Matrix                        *matrixView
 }
 
 type fact struct{ Label, Value string }
@@ -157,8 +159,22 @@ func exeOf(e *Executable, id string) exeView {
 	if e.Size > 0 {
 		v.Size = fmt.Sprintf("%s (%d bytes)", byteSize(e.Size), e.Size)
 	}
+	v.CheckWord, v.CheckStatus, v.Cells = "—", "none", "—"
 	if e.Check != nil {
 		v.Check = checkOf(e.Check)
+		v.CheckWord, v.CheckStatus = "✗ not portable", "fail"
+		if e.Check.Portable {
+			v.CheckWord, v.CheckStatus = "✓ portable", "pass"
+		}
+	}
+	if m := e.Matrix; m != nil {
+		v.Cells = fmt.Sprintf("%d of %d passed", m.Passed, len(m.Cells))
+		if m.Failed > 0 {
+			v.Cells += fmt.Sprintf(", %d failed", m.Failed)
+		}
+		if m.Errors > 0 {
+			v.Cells += fmt.Sprintf(", %d could not run", m.Errors)
+		}
 	}
 	if e.Matrix != nil {
 		minimum := ""
