@@ -678,3 +678,23 @@ func TestXMLText(t *testing.T) {
 		}
 	}
 }
+
+func TestENOSYSText(t *testing.T) {
+	calls := []seccomp.Call{{Name: "statx", Since: "4.11", Count: 3}, {Name: "syscall 470", Since: "newer than 5.14", Count: 1}}
+	for _, tc := range []struct {
+		kernel   string
+		calls    []seccomp.Call
+		recorded bool
+		want     string
+	}{
+		{"rhel7 (3.10)", calls, true, "statx (Linux 4.11) ×3, syscall 470 (newer than 5.14)"},
+		{"3.10", nil, true, "none"},
+		{"3.10", nil, false, "not recorded by this runner (newer calls were still refused)"},
+		{"host (6.1)", nil, false, ""}, // nothing is emulated on the host's kernel
+	} {
+		c := matrix.Cell{Kernel: tc.kernel, ENOSYS: tc.calls, ENOSYSRecorded: tc.recorded}
+		if got := enosysText(c); got != tc.want {
+			t.Errorf("enosysText(%s, %v, recorded %v) = %q, want %q", tc.kernel, tc.calls, tc.recorded, got, tc.want)
+		}
+	}
+}

@@ -17,13 +17,16 @@ func cellName(c matrix.Cell) string {
 	return c.Root + " × " + c.Kernel + " × " + c.Case
 }
 
-// enosysText lists the calls an emulated kernel refused, e.g. "statx (Linux 4.11) ×3".
+// enosysText lists the calls an emulated kernel refused, e.g. "statx (Linux 4.11) ×2"; "" for
+// the host's kernel, which emulates nothing.
 func enosysText(c matrix.Cell) string {
-	if !c.ENOSYSRecorded && len(c.ENOSYS) == 0 {
-		return "not recorded by this runner (newer calls were still refused)"
-	}
-	if len(c.ENOSYS) == 0 {
+	switch {
+	case c.Kernel == "host" || strings.HasPrefix(c.Kernel, "host ("):
 		return ""
+	case len(c.ENOSYS) == 0 && !c.ENOSYSRecorded:
+		return "not recorded by this runner (newer calls were still refused)"
+	case len(c.ENOSYS) == 0:
+		return "none"
 	}
 	parts := make([]string, len(c.ENOSYS))
 	for i, call := range c.ENOSYS {
