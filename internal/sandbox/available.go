@@ -37,14 +37,17 @@ func Available() error {
 
 // userNamespaceBlocker names the host setting that forbids unprivileged user namespaces, if any.
 func userNamespaceBlocker() string {
-	settings := []struct{ file, bad, why string }{
-		{"/proc/sys/kernel/unprivileged_userns_clone", "0", "unprivileged user namespaces are disabled: kernel.unprivileged_userns_clone=0"},
-		{"/proc/sys/user/max_user_namespaces", "0", "user namespaces are disabled: user.max_user_namespaces=0"},
-		{"/proc/sys/kernel/apparmor_restrict_unprivileged_userns", "1", "AppArmor restricts unprivileged user namespaces: kernel.apparmor_restrict_unprivileged_userns=1"},
+	settings := []struct {
+		file, bad, why string
+		rootToo        bool
+	}{
+		{"/proc/sys/user/max_user_namespaces", "0", "user namespaces are disabled: user.max_user_namespaces=0", true},
+		{"/proc/sys/kernel/unprivileged_userns_clone", "0", "unprivileged user namespaces are disabled: kernel.unprivileged_userns_clone=0", false},
+		{"/proc/sys/kernel/apparmor_restrict_unprivileged_userns", "1", "AppArmor restricts unprivileged user namespaces: kernel.apparmor_restrict_unprivileged_userns=1", false},
 	}
 	for _, s := range settings {
 		data, err := os.ReadFile(s.file)
-		if err == nil && strings.TrimSpace(string(data)) == s.bad && os.Getuid() != 0 {
+		if err == nil && strings.TrimSpace(string(data)) == s.bad && (s.rootToo || os.Getuid() != 0) {
 			return s.why
 		}
 	}

@@ -36,6 +36,7 @@ package sandbox
 import (
 	"bytes"
 	"context"
+	"debug/elf"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -296,7 +297,7 @@ func Run(ctx context.Context, spec Spec) (Result, error) {
 	case st.Setup != "":
 		return res, errors.New("setting up the sandbox: " + st.Setup)
 	case st.Exec != "":
-		res.ExitCode, res.ExecError = 127, st.Exec
+		res.ExitCode, res.ExecError = 127, explainExec(cfg.Exe, st.Exec, spec.QEMU != "")
 	case st.Signal != 0:
 		res.ExitCode, res.Signal = -1, unix.SignalName(syscall.Signal(st.Signal))
 	default:
@@ -367,6 +368,32 @@ func prepare(spec Spec) (initConfig, error) {
 	}
 	cfg.Exec.Path, cfg.Exec.Argv, cfg.Exec.Env, cfg.Exec.Dir = path, cfg.Argv, cfg.Env, cfg.Dir
 	return cfg, nil
+}
+
+// explainExec adds the likely cause to an execve failure that names none.
+func explainExec(exe, msg string, qemu bool) string {
+	f, err := elf.Open(exe)
+	if err != nil {
+		return msg
+	}
+	defer f.Close()
+	switch {
+	case strings.HasSuffix(msg, syscall.ENOENT.Error()) && !qemu:
+		for _, p := range f.Progs {
+			if p.Type != elf.PT_INTERP {
+				continue
+			}
+			interp, err := io.ReadAll(io.LimitReader(p.Open(), 4096))
+			if err == nil {
+				return fmt.Sprintf("%s (its ELF interpreter %s is not in this root)", msg, strings.TrimRight(string(interp), "\x00"))
+			}
+		}
+	case strings.HasSuffix(msg, syscall.ENOEXEC.Error()) && !qemu:
+		if t, ok := target.ForMachine(f.Machine); ok && !t.IsHost() {
+			return fmt.Sprintf("%s (an executable for %s: it needs %s)", msg, t.Arch, t.QEMU)
+		}
+	}
+	return msg
 }
 
 // release is the uname release of an emulated kernel: always three numbers, like a real one.

@@ -361,7 +361,7 @@ func TestExecErrors(t *testing.T) {
 		spec Spec
 		want string
 	}{
-		{"dynamic in scratch", Spec{Exe: dynamic}, "executing /portabin/prog: no such file or directory"},
+		{"dynamic in scratch", Spec{Exe: dynamic}, "executing /portabin/prog: no such file or directory (its ELF interpreter /lib64/ld-linux-x86-64.so.2 is not in this root)"},
 		{"missing folder", Spec{Exe: exe, Dir: "/nowhere"}, "changing to the working directory /nowhere: no such file or directory"},
 	}
 	for _, tt := range tests {
@@ -441,8 +441,15 @@ func TestQEMU(t *testing.T) {
 		t.Fatal(err)
 	}
 	exe := ctest.Build(t, ctest.Zig(t, "aarch64-linux-musl"), string(src), "-static", "-O")
+	res := run(t, Spec{Exe: exe})
+	want := "executing /portabin/prog: exec format error (an executable for aarch64: it needs qemu-aarch64-static)"
+	// Where binfmt_misc has qemu registered, the kernel runs the executable without being asked.
+	_, binfmt := os.Stat("/proc/sys/fs/binfmt_misc/qemu-aarch64")
+	if binfmt != nil && (res.ExecError != want || res.ExitCode != 127) {
+		t.Errorf("without qemu: exit %d, exec error %q, want 127, %q", res.ExitCode, res.ExecError, want)
+	}
 	v, _ := syscalls.ParseVersion("4.18")
-	res := run(t, Spec{Exe: exe, Args: []string{"info"}, QEMU: qemu, Kernel: &v})
+	res = run(t, Spec{Exe: exe, Args: []string{"info"}, QEMU: qemu, Kernel: &v})
 	got := lines(res.Stdout)
 	if got["argv[0]"] != "/portabin/prog" || got["write /"] != "Read-only file system" || got["hostname"] != "portabin" {
 		t.Errorf("under qemu: exit %d, exec error %q, stdout:\n%s\nstderr:\n%s", res.ExitCode, res.ExecError, res.Stdout, res.Stderr)
