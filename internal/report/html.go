@@ -53,14 +53,13 @@ type pageView struct {
 	CSP                             string
 	Script                          template.JS
 	OK                              bool
-	Summary                         Summary
 	Headline                        string
 	Executables                     []exeView
 }
 
 type exeView struct {
 	ID, Name, Target, Path, SHA256, Size string
-	// Overview is the executable's line in the table at the top: check's word and the cells.
+	// CheckWord, CheckStatus and Cells are the executable's line in the overview table.
 	CheckWord, CheckStatus, Cells string
 	OK                            bool
 	Error                         string
@@ -80,7 +79,7 @@ type checkView struct {
 }
 
 type matrixView struct {
-	Runner, Arch           string
+	Runner                 string
 	Kernels                []kernelHead
 	Rows                   []rowView
 	Cells                  []cellView
@@ -103,15 +102,15 @@ type rowView struct {
 }
 
 type cellView struct {
-	ID, Name, Root, Kernel, Case string
-	Status, Mark                 string
-	Duration, Exit, Digest       string
-	Reasons                      []string
-	Diff                         []diffLine
-	Stdout, StdoutOmitted        string
-	Stderr, StderrOmitted        string
-	ENOSYS                       string
-	Open                         bool
+	ID, Name, Case         string
+	Status, Mark           string
+	Duration, Exit, Digest string
+	Reasons                []string
+	Diff                   []diffLine
+	Stdout, StdoutOmitted  string
+	Stderr, StderrOmitted  string
+	ENOSYS                 string
+	Open                   bool
 }
 
 type diffLine struct{ Class, Text string }
@@ -119,7 +118,7 @@ type diffLine struct{ Class, Text string }
 func pageOf(r *Report) pageView {
 	s := r.Summary()
 	p := pageView{Title: "portabin report", Tool: r.Tool, Project: r.Project, CSP: contentPolicy,
-		Script: template.JS(openScript), OK: s.OK, Summary: s, Headline: headline(s)}
+		Script: template.JS(openScript), OK: s.OK, Headline: headline(s)}
 	if r.Project != "" {
 		p.Title += ": " + r.Project
 	}
@@ -132,7 +131,8 @@ func pageOf(r *Report) pageView {
 	return p
 }
 
-// headline is the report in one line: "2 executables, both portable · 24 cells: 21 passed, 2 failed, 1 error".
+// headline is the report in one line: "3 executables · 1 of 2 portable · 21 cells: 14 passed,
+// 4 failed, 3 errors · 1 with a failed step".
 func headline(s Summary) string {
 	parts := []string{plural(s.Executables, "executable")}
 	if s.Checked > 0 {
@@ -213,7 +213,7 @@ func oldest(distros []string) string {
 }
 
 func matrixOf(m *matrix.Result, exeID, minimum string) *matrixView {
-	v := &matrixView{Runner: m.Runner, Arch: m.Arch, Passed: m.Passed, Failed: m.Failed, Errors: m.Errors, MinimumKernel: minimum}
+	v := &matrixView{Runner: m.Runner, Passed: m.Passed, Failed: m.Failed, Errors: m.Errors, MinimumKernel: minimum}
 	// The axes as the matrix states them, plus any a cell names that they lack, so that no
 	// cell can fall out of the grid.
 	roots, kernelLabels, cases := axis(m.Roots), axis(m.Kernels), axis(m.Cases)
@@ -269,7 +269,7 @@ func (o *ordered) add(name string) {
 }
 
 func cellOf(c matrix.Cell, id string) cellView {
-	v := cellView{ID: id, Name: cellName(c), Root: c.Root, Kernel: c.Kernel, Case: c.Case,
+	v := cellView{ID: id, Name: cellName(c), Case: c.Case,
 		Status: string(c.Status), Reasons: c.Reasons, Digest: c.RootDigest}
 	switch c.Status {
 	case matrix.Pass:
