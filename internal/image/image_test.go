@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
+	"encoding/json"
 	"errors"
+	"io"
 	"net/http"
 	"net/url"
 	"os"
@@ -215,6 +217,9 @@ func TestResolveTarFormats(t *testing.T) {
 	dockerTarGz := filepath.Join(dir, "docker.tar.gz")
 	writeFile(t, dockerTarGz, gzipBytes(t, readFile(t, dockerTar)))
 
+	legacyTar := filepath.Join(dir, "legacy.tar")
+	writeFile(t, legacyTar, legacyDockerSave(t, img))
+
 	ociDir := filepath.Join(dir, "oci")
 	if _, err := layout.Write(ociDir, imagetest.Index(t, img, arm)); err != nil {
 		t.Fatal(err)
@@ -248,6 +253,8 @@ func TestResolveTarFormats(t *testing.T) {
 	}{
 		{"docker.tar", "x86_64", "tar", imgDigestOfTarball(t, dockerTar), "linux/amd64"},
 		{"docker.tar.gz", "x86_64", "tar", imgDigestOfTarball(t, dockerTar), "linux/amd64"},
+		// Uncompressed layers have no manifest digest until compressed: none is claimed.
+		{"legacy.tar", "x86_64", "tar", "", "linux/amd64"},
 		{"oci", "x86_64", "tar", imgDigest, "linux/amd64"},
 		{"oci", "aarch64", "arm", digestOf(t, arm), "linux/arm64/v8"},
 		{"oci.tar", "x86_64", "tar", imgDigest, "linux/amd64"},
@@ -261,6 +268,9 @@ func TestResolveTarFormats(t *testing.T) {
 			root, err := (&Resolver{Cache: cacheDir, Offline: true}).Resolve(ctx, ref, mustTarget(t, tt.target))
 			if err != nil {
 				t.Fatalf("%s (%s, %s): %v", tt.file, tt.target, round, err)
+			}
+			if (root.ImageID != "") != (tt.platform != "") {
+				t.Errorf("%s: image ID %q", tt.file, root.ImageID)
 			}
 			if root.Kind != KindTar || root.Digest != tt.digest || root.Platform != tt.platform {
 				t.Errorf("%s (%s, %s) = %+v; want digest %q, platform %q", tt.file, tt.target, round, root, tt.digest, tt.platform)
@@ -284,6 +294,36 @@ func TestResolveTarFormats(t *testing.T) {
 	if b, _ := os.ReadFile(filepath.Join(after.Dir, "etc/marker")); string(b) != "changed" {
 		t.Errorf("after rewriting: etc/marker = %q", b)
 	}
+}
+
+// legacyDockerSave writes img as `docker save` did before Docker 25: uncompressed layers in
+// HEX/layer.tar, the config in HEX.json.
+func legacyDockerSave(t *testing.T, img v1.Image) []byte {
+	t.Helper()
+	cfg, err := img.RawConfigFile()
+	if err != nil {
+		t.Fatal(err)
+	}
+	id, _ := img.ConfigName()
+	ents := []ent{file(id.Hex+".json", string(cfg))}
+	layers, _ := img.Layers()
+	var paths []string
+	for _, l := range layers {
+		d, _ := l.DiffID()
+		rc, err := l.Uncompressed()
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := io.ReadAll(rc)
+		rc.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		paths = append(paths, d.Hex+"/layer.tar")
+		ents = append(ents, dir(d.Hex+"/"), file(d.Hex+"/layer.tar", string(b)))
+	}
+	manifest, _ := json.Marshal([]map[string]any{{"Config": id.Hex + ".json", "RepoTags": []string{"x:1"}, "Layers": paths}})
+	return tarBytes(t, append(ents, file("manifest.json", string(manifest)))...)
 }
 
 // imgDigestOfTarball is the manifest digest go-containerregistry gives a docker save archive.
