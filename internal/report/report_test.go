@@ -698,3 +698,28 @@ func TestENOSYSText(t *testing.T) {
 		}
 	}
 }
+
+// A report with nothing in it (a run that stopped before its first build) still writes.
+func TestEmptyReport(t *testing.T) {
+	r := &Report{}
+	var j, x, h bytes.Buffer
+	if err := WriteJSON(&j, r); err != nil {
+		t.Fatal(err)
+	}
+	if err := WriteJUnit(&x, r); err != nil {
+		t.Fatal(err)
+	}
+	if err := WriteHTML(&h, r); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(j.String(), `"executables": []`) || !strings.Contains(j.String(), `"ok": false`) {
+		t.Errorf("JSON of an empty report:\n%s", j.String())
+	}
+	var doc junitDoc
+	if err := xml.Unmarshal(x.Bytes(), &doc); err != nil || doc.Tests != 0 || len(doc.Suites) != 0 {
+		t.Errorf("JUnit of an empty report: %v\n%s", err, x.String())
+	}
+	if !strings.Contains(h.String(), "0 executables") {
+		t.Errorf("the page does not say it is empty")
+	}
+}
