@@ -210,7 +210,9 @@ func judge(rep *Report, req Requirements) {
 		}
 		rep.Problems = append(rep.Problems, fmt.Sprintf("dynamic (needs %s)", needs))
 	}
-	if req.Kernel != (syscalls.Version{}) && rep.Kernel.Minimum != "" {
+	// No kernel older than an architecture's port ever ran that architecture: a requirement
+	// below it (rhel5 for an aarch64 build) cannot be missed by the file.
+	if req.Kernel != (syscalls.Version{}) && rep.Kernel.Minimum != "" && rep.Kernel.DecidedBy != "architecture" {
 		if min, err := syscalls.ParseVersion(rep.Kernel.Minimum); err == nil && req.Kernel.Less(min) {
 			rep.Problems = append(rep.Problems, fmt.Sprintf("needs Linux >= %s (%s), required %s",
 				rep.Kernel.Minimum, rep.Kernel.DecidedBy, req.Kernel))
