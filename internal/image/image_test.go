@@ -24,6 +24,7 @@ import (
 	"github.com/ulikunitz/xz"
 
 	"github.com/portabin/portabin/internal/image/imagetest"
+	"github.com/portabin/portabin/internal/logs"
 	"github.com/portabin/portabin/internal/target"
 	"github.com/portabin/portabin/internal/uerr"
 )
@@ -168,6 +169,10 @@ func TestResolveConcurrentAndDamagedCache(t *testing.T) {
 	if err := os.MkdirAll(stale, 0o755); err != nil {
 		t.Fatal(err)
 	}
+	// Progress says "pulling" once per flattening: count them.
+	var progress bytes.Buffer
+	logs.Progress.SetOutput(&progress)
+	defer logs.Progress.SetOutput(io.Discard)
 	var wg sync.WaitGroup
 	roots := make([]Root, 4)
 	errs := make([]error, 4)
@@ -183,6 +188,9 @@ func TestResolveConcurrentAndDamagedCache(t *testing.T) {
 		if errs[i] != nil || roots[i].Dir != roots[0].Dir {
 			t.Fatalf("resolve %d: %+v, %v; want %s", i, roots[i], errs[i], roots[0].Dir)
 		}
+	}
+	if n := strings.Count(progress.String(), "pulling"); n != 1 {
+		t.Errorf("flattened %d times, want once:\n%s", n, progress.String())
 	}
 	if left, _ := os.ReadDir(filepath.Join(cacheDir, "images", "tmp")); len(left) != 0 {
 		t.Errorf("temporary folders left: %v", left) // the stale one included
