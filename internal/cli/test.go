@@ -107,12 +107,8 @@ func (f testFlags) plan(exe string, args []string) (matrix.Plan, error) {
 		return p, err
 	}
 	p.Exe, p.Target = abs, t
-	if !t.IsHost() {
-		qemu, err := exec.LookPath(t.QEMU)
-		if err != nil {
-			return p, uerr.Env("install qemu-user-static", "%s is for %s: running it needs %s, which is not installed", exe, t.Arch, t.QEMU)
-		}
-		p.QEMU = qemu
+	if p, err = withQEMU(p); err != nil {
+		return p, err
 	}
 	for _, root := range f.on {
 		if root = strings.TrimSpace(root); root == "" {
@@ -165,6 +161,20 @@ func (f testFlags) plan(exe string, args []string) (matrix.Plan, error) {
 			return p, err
 		}
 	}
+	return p, nil
+}
+
+// withQEMU sets the qemu-user program that runs a foreign executable.
+func withQEMU(p matrix.Plan) (matrix.Plan, error) {
+	if p.Target.IsHost() {
+		return p, nil
+	}
+	qemu, err := exec.LookPath(p.Target.QEMU)
+	if err != nil {
+		return p, uerr.Env("install qemu-user-static", "%s is for %s: running it needs %s, which is not installed",
+			filepath.Base(p.Exe), p.Target.Arch, p.Target.QEMU)
+	}
+	p.QEMU = qemu
 	return p, nil
 }
 
@@ -273,7 +283,7 @@ func writeTestReports(paths []string, plan matrix.Plan, res *matrix.Result) erro
 	if len(paths) == 0 {
 		return nil
 	}
-	exe, err := reportExecutable(plan.Exe, plan.Target)
+	exe, err := reportExecutable(plan.Exe, plan.Target, check.Requirements{})
 	if err != nil {
 		return err
 	}
@@ -288,7 +298,7 @@ func writeTestReports(paths []string, plan matrix.Plan, res *matrix.Result) erro
 }
 
 // reportExecutable describes an executable for a report: its size, digest and check.
-func reportExecutable(path string, t target.Target) (report.Executable, error) {
+func reportExecutable(path string, t target.Target, req check.Requirements) (report.Executable, error) {
 	exe := report.Executable{Name: filepath.Base(path), Target: t.Name, Path: path}
 	data, err := os.ReadFile(path)
 	if err != nil {
@@ -296,7 +306,7 @@ func reportExecutable(path string, t target.Target) (report.Executable, error) {
 	}
 	exe.Size = int64(len(data))
 	exe.SHA256 = fmt.Sprintf("%x", sha256.Sum256(data))
-	rep, err := check.File(path, check.Requirements{})
+	rep, err := check.File(path, req)
 	if err != nil {
 		exe.Error = err.Error()
 		return exe, nil

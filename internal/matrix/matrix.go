@@ -6,12 +6,14 @@ import (
 	"fmt"
 	"regexp"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/portabin/portabin/internal/image"
 	"github.com/portabin/portabin/internal/kernels"
 	"github.com/portabin/portabin/internal/seccomp"
+	"github.com/portabin/portabin/internal/syscalls"
 	"github.com/portabin/portabin/internal/target"
 )
 
@@ -127,9 +129,11 @@ type Result struct {
 	Kernels []string `json:"kernels"`
 	Cases   []string `json:"cases"`
 	Cells   []Cell   `json:"cells"`
-	Passed  int      `json:"passed"`
-	Failed  int      `json:"failed"`
-	Errors  int      `json:"errors"`
+	// Notes say what the matrix left out and why.
+	Notes  []string `json:"notes,omitempty"`
+	Passed int      `json:"passed"`
+	Failed int      `json:"failed"`
+	Errors int      `json:"errors"`
 }
 
 // OK reports whether every cell passed.
@@ -142,6 +146,10 @@ func Run(ctx context.Context, p Plan, resolver RootResolver, runner Runner, prog
 		return nil, fmt.Errorf("the matrix is empty: it needs at least one root, one kernel and one case")
 	}
 	res := &Result{Schema: Schema, Executable: p.Exe, Arch: p.Target.Arch, Runner: runner.Name(), Roots: p.Roots}
+	p.Kernels, res.Notes = portKernels(p.Kernels, p.Target.Arch)
+	if len(p.Kernels) == 0 {
+		return nil, fmt.Errorf("no kernel to test: %s", strings.Join(res.Notes, "; "))
+	}
 	for _, k := range p.Kernels {
 		res.Kernels = append(res.Kernels, k.Label())
 	}
@@ -212,6 +220,21 @@ func Run(ctx context.Context, p Plan, resolver RootResolver, runner Runner, prog
 		}
 	}
 	return res, nil
+}
+
+// portKernels leaves out the kernels older than arch's port: none of them ever ran it.
+func portKernels(ks []kernels.Kernel, arch string) ([]kernels.Kernel, []string) {
+	port, why := syscalls.PortSince(arch)
+	var keep []kernels.Kernel
+	var notes []string
+	for _, k := range ks {
+		if k.Version.Less(port) {
+			notes = append(notes, fmt.Sprintf("kernel %s left out: %s", k.Label(), why))
+			continue
+		}
+		keep = append(keep, k)
+	}
+	return keep, notes
 }
 
 type resolvedRoot struct {

@@ -47,6 +47,12 @@ func (r *Result) WriteText(w io.Writer) error {
 			fmt.Fprintf(w, "  stderr:\n%s", indent(runner.Tail(c.Stderr, 10), "    "))
 		}
 	}
+	if len(r.Notes) > 0 {
+		fmt.Fprintln(w)
+	}
+	for _, n := range r.Notes {
+		fmt.Fprintf(w, "note: %s\n", n)
+	}
 	_, err := fmt.Fprintf(w, "\n%d passed, %d failed, %d could not run (%s runner)\n", r.Passed, r.Failed, r.Errors, r.Runner)
 	return err
 }

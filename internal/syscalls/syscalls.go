@@ -150,6 +150,13 @@ var archSince = map[string]adjustment{
 	"arm": {Version{2, 6, 16}, "ARM EABI, whose numbers these are, arrived in Linux 2.6.16"},
 }
 
+// PortSince is the first kernel that ran arch, and the source of that date; the zero Version for
+// architectures as old as any kernel worth testing (x86_64, i386).
+func PortSince(arch string) (Version, string) {
+	a := archSince[arch]
+	return a.since, a.why
+}
+
 // archLater lists calls that reached an architecture after the version
 // syscalls(2) gives, with the source that says so.
 var archLater = map[string]map[string]adjustment{"i386": i386Later()}

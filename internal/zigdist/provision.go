@@ -23,7 +23,10 @@ import (
 )
 
 // pinnedVersion is the zig that portabin provisions when none is installed.
-const pinnedVersion = "0.11.0"
+const pinnedVersion = PinnedVersion
+
+// PinnedVersion is the zig release portabin provisions and is tested with.
+const PinnedVersion = "0.11.0"
 
 // archive is a zig tarball and the digest it must have.
 type archive struct {
