@@ -286,12 +286,12 @@ func Run(ctx context.Context, spec Spec) (Result, error) {
 			res.ENOSYS = []seccomp.Call{}
 		}
 	}
+	// A status means the program ended on its own, even if a deadline passed meanwhile.
 	switch {
-	case ctx.Err() != nil:
+	case stErr != nil && ctx.Err() != nil:
 		return res, fmt.Errorf("running %s: %w", filepath.Base(spec.Exe), ctx.Err())
-	case runCtx.Err() != nil:
+	case stErr != nil && runCtx.Err() != nil:
 		res.ExitCode, res.TimedOut = -1, true
-		return res, nil
 	case stErr != nil:
 		return res, fmt.Errorf("sandbox init ended without a status (%v): %w", waitErr, stErr)
 	case st.Setup != "":
