@@ -2,7 +2,6 @@ package cli
 
 import (
 	"context"
-	"crypto/sha256"
 	"debug/elf"
 	"encoding/json"
 	"errors"
@@ -157,7 +156,7 @@ func (f testFlags) plan(exe string, args []string) (matrix.Plan, error) {
 	}
 	p.Jobs, p.Network = f.jobs, f.network
 	for _, r := range f.reports {
-		if err := checkReportPath(r); err != nil {
+		if err := report.CheckPath(r); err != nil {
 			return p, err
 		}
 	}
@@ -269,15 +268,6 @@ func runMatrix(ctx context.Context, stderr io.Writer, plan matrix.Plan, resolver
 	return res, err
 }
 
-// checkReportPath refuses a report file whose format portabin cannot write, before any cell runs.
-func checkReportPath(path string) error {
-	switch strings.ToLower(filepath.Ext(path)) {
-	case ".json", ".xml", ".html", ".htm":
-		return nil
-	}
-	return uerr.Usage("name it FILE.json, FILE.xml (JUnit) or FILE.html", "--report %s: unknown format", path)
-}
-
 // writeTestReports writes the report files of one `portabin test`, with the executable's check.
 func writeTestReports(paths []string, plan matrix.Plan, res *matrix.Result) error {
 	if len(paths) == 0 {
@@ -288,7 +278,7 @@ func writeTestReports(paths []string, plan matrix.Plan, res *matrix.Result) erro
 		return err
 	}
 	exe.Matrix = res
-	r := &report.Report{Schema: report.Schema, Executables: []report.Executable{exe}}
+	r := &report.Report{Schema: report.Schema, Tool: versionString(), Executables: []report.Executable{exe}}
 	for _, path := range paths {
 		if err := report.WriteFile(path, r); err != nil {
 			return fmt.Errorf("writing the report: %w", err)
@@ -299,18 +289,12 @@ func writeTestReports(paths []string, plan matrix.Plan, res *matrix.Result) erro
 
 // reportExecutable describes an executable for a report: its size, digest and check.
 func reportExecutable(path string, t target.Target, req check.Requirements) (report.Executable, error) {
-	exe := report.Executable{Name: filepath.Base(path), Target: t.Name, Path: path}
-	data, err := os.ReadFile(path)
+	exe, err := report.NewExecutable(path, t.Name)
 	if err != nil {
 		return exe, err
 	}
-	exe.Size = int64(len(data))
-	exe.SHA256 = fmt.Sprintf("%x", sha256.Sum256(data))
-	rep, err := check.File(path, req)
-	if err != nil {
+	if exe.Check, err = check.File(path, req); err != nil {
 		exe.Error = err.Error()
-		return exe, nil
 	}
-	exe.Check = rep
 	return exe, nil
 }
