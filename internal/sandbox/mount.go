@@ -77,7 +77,9 @@ func buildRoot(cfg initConfig) error {
 	}
 
 	if err := unix.Mount("proc", filepath.Join(root, "proc"), "proc", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, ""); err != nil {
-		return fmt.Errorf("mounting /proc: %w", err)
+		// The kernel refuses a new proc where the host's /proc has parts hidden by mounts, as
+		// in an unprivileged container: a new one would reveal them.
+		return fmt.Errorf("mounting /proc (refused where the host's /proc is partly masked, as in a container): %w", err)
 	}
 	tmpOpts := "mode=1777,size=" + strconv.FormatInt(cfg.TmpBytes, 10)
 	if err := unix.Mount("tmpfs", filepath.Join(root, "tmp"), "tmpfs", unix.MS_NOSUID|unix.MS_NODEV, tmpOpts); err != nil {

@@ -7,15 +7,19 @@
 //   - init at once starts a second stage, "exec", which waits while init builds the root: a small
 //     tmpfs holds the mount points and the executable's name; overlayfs stacks it, as the only
 //     other lower layer, on top of Spec.Root, so the root is read-only by nature and nothing is
-//     ever written into Spec.Root or copied from it. A private tmpfs /tmp (mode 1777), a fresh
-//     /proc, a read-only tmpfs /dev with null, zero, full, random, urandom and tty bound from the
-//     host, /dev/shm and the /dev/fd links; the executable bound read-only at /portabin/NAME.
-//     Then pivot_root, which moves the exec stage into the new root too.
-//   - the exec stage sets the rlimits, installs the seccomp filter when Spec.Kernel is set (so
-//     the filter covers the program and its children, never init), hands the filter's listener
-//     to the supervisor in the calling process over a unix socket, and execs the program with
-//     argv[0] = /portabin/NAME. Being started before the pivot, the exec stage never has to be
-//     loaded from inside the root, so a portabin linked dynamically works in any root.
+//     ever written into Spec.Root or copied from it. Where overlayfs is refused (a user
+//     namespace before Linux 5.11), the tmpfs mirrors the root's top-level entries with
+//     read-only bind mounts instead. Then a private tmpfs /tmp (mode 1777), a fresh /proc, a
+//     read-only tmpfs /dev with null, zero, full, random, urandom and tty bound from the host,
+//     a writable /dev/shm and the /dev/fd links, the executable bound read-only at
+//     /portabin/NAME; pivot_root, which moves the waiting exec stage into the new root too.
+//   - the exec stage sets the rlimits, empties the capability bounding set (the program is uid 0
+//     in its namespace but execs with no capabilities, so it cannot undo a mount), installs the
+//     seccomp filter when Spec.Kernel is set (so the filter covers the program and its
+//     children, never init), hands the filter's listener to the supervisor in the calling
+//     process over a unix socket, and execs the program with argv[0] = /portabin/NAME. Started
+//     before the pivot, the exec stage is never loaded from inside the root, so a portabin
+//     linked dynamically works in any root.
 //   - init forwards SIGTERM and SIGINT to the program, reaps every process, and when the program
 //     ends it kills whatever the program left behind and reports the program's status on a pipe.
 //
@@ -30,7 +34,9 @@
 // and uid, so it caps the sandbox's processes when the caller is not root (root's uid 0 is exempt
 // from RLIMIT_NPROC, which is why root relies on the cgroup). Without a memory cgroup, the memory
 // cap is RLIMIT_AS per process (not applied under qemu, whose guest address space reservation it
-// would break). Limits() tells which is enforced on this host.
+// would break), and /tmp and /dev/shm, each sized MemoryBytes, are not counted. Limits() tells
+// which is enforced on this host. Every program also gets RLIMIT_CORE 0 and a soft
+// RLIMIT_NOFILE of 1024.
 package sandbox
 
 import (
