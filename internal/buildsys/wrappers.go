@@ -2,6 +2,7 @@ package buildsys
 
 import (
 	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 
@@ -12,6 +13,9 @@ import (
 // system runs as its compilers: each runs `self cc` (or c++, ar, ranlib) with that
 // configuration. The project's build and every dependency build use it, so both compile alike.
 func WriteWrappers(state, self string, cfg ccwrap.Config) (Tools, error) {
+	if err := os.MkdirAll(filepath.Join(state, "bin"), 0o755); err != nil {
+		return Tools{}, err
+	}
 	conf := filepath.Join(state, "wrap.json")
 	if err := cfg.Save(conf); err != nil {
 		return Tools{}, err
