@@ -57,6 +57,11 @@ static void info(int argc, char **argv) {
 	char cwd[4096];
 	printf("cwd=%s\n", getcwd(cwd, sizeof cwd) ? cwd : strerror(errno));
 	printf("uid=%d ppid=%d\n", (int)getuid(), (int)getppid());
+	/* PID 1 is the sandbox's init, not the host's: its second argument names the stage. */
+	char cmdline[256] = "";
+	FILE *one = fopen("/proc/1/cmdline", "r");
+	size_t len = one ? fread(cmdline, 1, sizeof cmdline - 1, one) : 0;
+	printf("pid 1=%s\n", len > strlen(cmdline) + 1 ? cmdline + strlen(cmdline) + 1 : "?");
 	char host[256] = "";
 	gethostname(host, sizeof host);
 	printf("hostname=%s\n", host);
