@@ -17,6 +17,7 @@ import (
 
 	"github.com/portabin/portabin/internal/cache"
 	"github.com/portabin/portabin/internal/elfinfo"
+	"github.com/portabin/portabin/internal/image/imagetest"
 )
 
 // The tests run the real portabin executable, built once here, the way users run it.
@@ -71,9 +72,15 @@ func setup() (int, error) {
 }
 
 func TestScripts(t *testing.T) {
+	// A real Debian root, as a tarball and served by an in-process registry, for the scripts
+	// that test in real roots (test_roots.txtar).
+	bookworm := imagetest.DebianRoot(t, "bookworm")
+	registry := imagetest.Serve(t, map[string]string{"debian:bookworm": bookworm})
 	testscript.Run(t, testscript.Params{
 		Dir: "testdata/script",
 		Setup: func(env *testscript.Env) error {
+			env.Setenv("DEBIAN_BOOKWORM_TAR", bookworm)
+			env.Setenv("REGISTRY", registry)
 			env.Setenv("PATH", portabinDir+string(os.PathListSeparator)+os.Getenv("PATH"))
 			env.Setenv("PORTABIN_CACHE", testCache)
 			env.Setenv("EXAMPLES", filepath.Join(repoRoot, "examples"))

@@ -105,7 +105,7 @@ func (r *Resolver) flattenArchive(ctx context.Context, s store, file string, isD
 			return entry{}, err
 		}
 	}
-	logs.Progress.Printf("reading %s (%s)", file, format)
+	logs.Progress.Printf("portabin: reading %s (%s)", file, format)
 	switch format {
 	case formatRootfs:
 		return flattenRootfs(ctx, s, file)

@@ -48,7 +48,7 @@ func (r *Resolver) resolveRemote(ctx context.Context, userRef string, ref name.R
 		if err != nil {
 			return entry{}, err
 		}
-		logs.Progress.Printf("pulling %s (%s)", userRef, e.Platform)
+		logs.Progress.Printf("portabin: pulling %s (%s)", userRef, e.Platform)
 		return e, flattenImage(ctx, img, rootfs)
 	})
 	if err != nil {
@@ -59,7 +59,7 @@ func (r *Resolver) resolveRemote(ctx context.Context, userRef string, ref name.R
 	}
 	if wanted := platformString(want); e.Platform != "" && !platformMatches(e.Platform, wanted) {
 		// A single-platform image: a static executable may still run there, so go on.
-		logs.Warn.Printf("%s is a %s image, not %s", userRef, e.Platform, wanted)
+		logs.Warn.Printf("portabin: %s is a %s image, not %s", userRef, e.Platform, wanted)
 	}
 	return root(e), nil
 }
