@@ -134,7 +134,7 @@ func File(path string, req Requirements) (rep *Report, err error) {
 	}
 	rep.Package = packageNote(f)
 	rep.Libc = detectLibc(f, info.Interp, info.Needed, readOnlyData(f))
-	rep.Kernel = kernel(f, rep.Arch)
+	rep.Kernel = kernel(f, rep.Arch, rep.Libc.Name)
 	if r, err := isa.Analyze(f); err == nil && r.Level != "" {
 		rep.CPU = &CPU{Level: r.Level, Features: r.Features, Notes: r.Notes}
 		if r.Dispatched {

@@ -2,56 +2,52 @@ package check
 
 import (
 	"debug/elf"
+	"slices"
 	"sort"
 
 	"github.com/portabin/portabin/internal/syscalls"
 	"github.com/portabin/portabin/internal/sysscan"
 )
 
-// fallbacks lists, per C library function, the system calls that function makes only as a
-// first try: on ENOSYS it falls back to an older call, so an older kernel still works. Only
-// calls made inside these functions are exempt; the same call made elsewhere (through
-// syscall(), or a wrapper without fallback) counts. Established from the C libraries' sources:
-//   - musl: pipe2 → pipe, accept4 → accept, epoll_create1 → epoll_create, inotify_init1 →
-//     inotify_init, eventfd2 → eventfd, signalfd4 → signalfd, and fstatat's statx attempt;
-//     membarrier emulates the private expedited command with signals; getrlimit and
-//     setrlimit try prlimit64, then getrlimit/setrlimit.
-//   - glibc: __clone_internal tries clone3 then clone; faccessat tries faccessat2; fchmodat
-//     tries fchmodat2; statx and fstatat fall back to the stat family; closefrom falls back
-//     from close_range to walking /proc/self/fd; rseq registration failures are ignored.
-var fallbacks = map[string][]string{
-	"pipe2":                        {"pipe2"},
-	"accept4":                      {"accept4"},
-	"epoll_create1":                {"epoll_create1"},
-	"inotify_init1":                {"inotify_init1"},
-	"eventfd":                      {"eventfd2"},
-	"signalfd":                     {"signalfd4"},
-	"membarrier":                   {"membarrier"},
-	"getrlimit":                    {"prlimit64"},
-	"setrlimit":                    {"prlimit64"},
-	"do_setrlimit":                 {"prlimit64"},
-	"fstatat":                      {"statx"},
-	"__fstatat":                    {"statx"},
-	"fstatat_statx":                {"statx"},
-	"__clone_internal":             {"clone3"},
-	"__clone3":                     {"clone3"},
-	"faccessat":                    {"faccessat2"},
-	"__faccessat":                  {"faccessat2"},
-	"fchmodat":                     {"fchmodat2"},
-	"__fstatat64_time64":           {"statx"},
-	"statx_generic":                {"statx"},
-	"__closefrom":                  {"close_range"},
-	"closefrom":                    {"close_range"},
-	"rseq_register_current_thread": {"rseq"},
-	"__libc_start_main":            {"rseq"},
-	"__libc_setup_tls":             {"rseq"},
+// fallbacks lists, per C library and function, the system calls that function makes only as a
+// first try: when the call fails with ENOSYS, as on a kernel older than the call, the function
+// still succeeds — it falls back to older calls or does without. Only calls made inside these
+// functions are exempt; the same call made elsewhere (through syscall(), or a wrapper without
+// fallback) counts. The same name behaves differently in the two libraries (musl's accept4 and
+// dup3 fall back, glibc's fail), so the list is per library. TestFallbacksByBehaviour derives it
+// by failing each call with strace's fault injection in programs built against musl (zig cc and
+// musl-gcc) and glibc (gcc -static), and fails when this list differs.
+var fallbacks = map[string]map[string][]string{
+	"musl": {
+		"accept4":           {"accept4"},    // accept, then fcntl(FD_CLOEXEC)
+		"dup3":              {"dup3"},       // dup2 and fcntl
+		"__dup3":            {"dup3"},       // the same function, as zig's musl names it
+		"faccessat":         {"faccessat2"}, // checks with getuid/geteuid/... and faccessat
+		"getrlimit":         {"prlimit64"},  // getrlimit
+		"setrlimit":         {"prlimit64"},  // setrlimit on every thread
+		"membarrier":        {"membarrier"}, // emulated with signals
+		"__membarrier":      {"membarrier"},
+		"__membarrier_init": {"membarrier"}, // registration failure is ignored
+		"__pthread_create":  {"membarrier"}, // the same, inlined by zig's build
+		"pipe2":             {"pipe2"},      // pipe and fcntl
+		"signalfd":          {"signalfd4"},  // signalfd and fcntl
+		"utimensat":         {"utimensat"},  // futimesat
+	},
+	"glibc": {
+		"__tls_init_tp": {"rseq", "set_robust_list"}, // start-up: failures are ignored
+		"start_thread":  {"set_robust_list"},         // each thread: ignored too
+		"clone3":        {"clone3"},                  // pthread_create, posix_spawn: clone
+		"faccessat":     {"faccessat2"},              // faccessat
+		"preadv2":       {"preadv2"},                 // preadv, when flags are 0
+		"statx":         {"statx"},                   // newfstatat
+	},
 }
 
 // archFloor is the first Linux release that ran each architecture at all.
 var archFloor = map[string]string{"aarch64": "3.7", "riscv64": "4.15", "arm": "2.6.16"}
 
 // kernel derives the oldest kernel from the ABI tag and the system calls of f.
-func kernel(f *elf.File, arch string) Kernel {
+func kernel(f *elf.File, arch, libc string) Kernel {
 	var k Kernel
 	best, decided := syscalls.Version{}, ""
 	raise := func(v syscalls.Version, why string) {
@@ -76,7 +72,7 @@ func kernel(f *elf.File, arch string) Kernel {
 		for _, site := range res.Sites {
 			seen[site.Number] = true
 			sc, _ := syscalls.Lookup(res.Arch, site.Number)
-			if !isFallback(funcs.at(site.Addr), sc.Name) {
+			if !isFallback(fallbacks[libc], funcs.at(site.Addr), sc.Name) {
 				counted[site.Number] = true
 			}
 		}
@@ -106,9 +102,11 @@ func kernel(f *elf.File, arch string) Kernel {
 	return k
 }
 
-func isFallback(function, syscall string) bool {
-	for _, s := range fallbacks[function] {
-		if s == syscall {
+// isFallback reports whether any name of the function (its aliases: __dup3 and dup3 are one
+// function) makes syscall only as a first try.
+func isFallback(table map[string][]string, function []string, syscall string) bool {
+	for _, name := range function {
+		if slices.Contains(table[name], syscall) {
 			return true
 		}
 	}
@@ -141,14 +139,20 @@ func functions(f *elf.File) funcTable {
 	return fns
 }
 
-func (t funcTable) at(addr uint64) string {
+// at returns every name of the function that contains addr (a function often has aliases, such
+// as glibc's __clone3 and clone3); nil when no function does.
+func (t funcTable) at(addr uint64) []string {
 	i := sort.Search(len(t), func(i int) bool { return t[i].Value > addr }) - 1
 	if i < 0 {
-		return ""
+		return nil
 	}
-	s := t[i]
-	if s.Size != 0 && addr >= s.Value+s.Size {
-		return ""
+	start := t[i].Value
+	var names []string
+	for ; i >= 0 && t[i].Value == start; i-- {
+		if t[i].Size == 0 || addr < t[i].Value+t[i].Size {
+			names = append(names, t[i].Name)
+		}
 	}
-	return s.Name
+	slices.Sort(names)
+	return names
 }
