@@ -15,7 +15,7 @@ import (
 
 	"github.com/portabin/portabin/internal/check"
 	"github.com/portabin/portabin/internal/elfinfo"
-	"github.com/portabin/portabin/internal/syscalls"
+	"github.com/portabin/portabin/internal/kernels"
 	"github.com/portabin/portabin/internal/uerr"
 )
 
@@ -56,7 +56,7 @@ differently elsewhere. Exit 0 when every file meets the requirements, 1 when one
 	fl := cmd.Flags()
 	fl.BoolVar(&f.json, "json", false, "print the reports as JSON (schema "+check.Schema+")")
 	fl.BoolVarP(&f.recursive, "recursive", "r", false, "check the ELF files below folders")
-	fl.StringVar(&f.requireKernel, "require-kernel", "", "fail files that need a newer Linux than this, e.g. 2.6.32")
+	fl.StringVar(&f.requireKernel, "require-kernel", "", "fail files that need a newer Linux than this: a version (2.6.32) or a name (rhel6)")
 	fl.StringVar(&f.requireISA, "require-isa", "", "fail files that need more than this CPU level, e.g. x86-64-v2")
 	fl.BoolVar(&f.allowDynamic, "allow-dynamic", false, "accept dynamically linked files")
 	return cmd
@@ -65,11 +65,11 @@ differently elsewhere. Exit 0 when every file meets the requirements, 1 when one
 func (f checkFlags) requirements() (check.Requirements, error) {
 	req := check.Requirements{AllowDynamic: f.allowDynamic, ISA: f.requireISA}
 	if f.requireKernel != "" {
-		v, err := syscalls.ParseVersion(f.requireKernel)
+		k, err := kernels.Parse(f.requireKernel)
 		if err != nil {
-			return req, uerr.Usage("give a version such as 2.6.32 or 3.10", "--require-kernel %q is not a kernel version", f.requireKernel)
+			return req, uerr.Usage("give a version such as 2.6.32 or a name such as rhel6", "--require-kernel: %v", err)
 		}
-		req.Kernel = v
+		req.Kernel = k.Version
 	}
 	if f.requireISA != "" && !check.ValidISA(f.requireISA) {
 		return req, uerr.Usage("give x86-64-v1, x86-64-v2, x86-64-v3 or x86-64-v4", "--require-isa %q is not a CPU level", f.requireISA)
