@@ -437,6 +437,9 @@ func namespaceAttr(network bool) *syscall.SysProcAttr {
 		GidMappingsEnableSetgroups: false,
 		// If portabin dies, init dies, and with it the whole sandbox.
 		Pdeathsig: syscall.SIGKILL,
+		// A session of its own: no controlling terminal the program could read or write through
+		// /dev/tty, and no Ctrl-C from the terminal (portabin ends the run itself).
+		Setsid: true,
 	}
 }
 

@@ -82,6 +82,7 @@ static void info(int argc, char **argv) {
 	int fd = open("/tmp/written", O_CREAT | O_WRONLY, 0644);
 	printf("write /tmp=%s\n", result(fd < 0 ? -1 : (int)write(fd, "x", 1)));
 	printf("dev/null=%s\n", result(open("/dev/null", O_WRONLY)));
+	printf("dev/tty=%s\n", result(open("/dev/tty", O_RDWR)));
 	printf("mount=%s\n", result(syscall(SYS_umount2, "/tmp", 2)));
 	char in[256] = "";
 	ssize_t got = read(0, in, sizeof in - 1);
