@@ -133,7 +133,9 @@ type Result struct {
 	// StdoutTruncated and StderrTruncated say that the program wrote more than OutputCap.
 	StdoutTruncated, StderrTruncated bool
 	Duration                         time.Duration
-	// ENOSYS lists the calls answered ENOSYS; nil when Spec.Kernel is nil.
+	// ENOSYS lists the calls answered ENOSYS, empty (not nil) when there were none. It is nil
+	// when nothing was recorded: Spec.Kernel is nil, or this host lacks seccomp user
+	// notification (Linux 5.0), where the filter answers ENOSYS by itself, unseen.
 	ENOSYS []seccomp.Call
 	// UnameFaked counts the uname calls answered with the emulated kernel.
 	UnameFaked int
