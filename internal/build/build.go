@@ -18,6 +18,7 @@ import (
 	"github.com/portabin/portabin/internal/buildsys"
 	"github.com/portabin/portabin/internal/cache"
 	"github.com/portabin/portabin/internal/ccwrap"
+	"github.com/portabin/portabin/internal/check"
 	"github.com/portabin/portabin/internal/dist"
 	"github.com/portabin/portabin/internal/elfinfo"
 	"github.com/portabin/portabin/internal/progress"
@@ -173,7 +174,8 @@ func buildTarget(ctx context.Context, o Options, kind buildsys.Kind, system buil
 		e.Hint = "portabin ships programs; a project that builds only libraries has nothing for dist/"
 		return Result{}, e
 	}
-	if err := verify(exes, t); err != nil {
+	verdicts, err := verify(exes, t)
+	if err != nil {
 		return Result{}, err
 	}
 	if err := checkNotes(exes); err != nil {
@@ -196,6 +198,8 @@ func buildTarget(ctx context.Context, o Options, kind buildsys.Kind, system buil
 		if out.SBOM, err = writeSBOM(out.Path, out.SHA256); err != nil {
 			return res, err
 		}
+		out.Check = verdicts[exe]
+		o.Progress.Printf("%s: %s", filepath.Base(exe), out.Check)
 		res.Outputs = append(res.Outputs, out)
 	}
 	return res, nil
@@ -243,24 +247,39 @@ func sourceDateEpoch(ctx context.Context, dir string) string {
 	return "0"
 }
 
-// verify checks every executable before any is written, so that a bad one leaves dist/ as it was.
-func verify(exes []string, t target.Target) error {
+// verify checks every executable before any is written, so that a bad one leaves dist/ as it was,
+// with the code of portabin check; it returns each executable's verdict line. It checks the
+// executable as linked, before --strip: with its symbols, check tells a C library's fallback
+// calls from real ones.
+func verify(exes []string, t target.Target) (map[string]string, error) {
 	seen := map[string]string{}
+	verdicts := map[string]string{}
 	for _, exe := range exes {
 		name := filepath.Base(exe)
 		if other, dup := seen[name]; dup {
-			return uerr.Failed("", "two executables are named %s: %s and %s", name, other, exe)
+			return nil, uerr.Failed("", "two executables are named %s: %s and %s", name, other, exe)
 		}
 		seen[name] = exe
 		info, err := elfinfo.Inspect(exe)
 		if err != nil {
-			return err
+			return nil, err
 		}
+		// VerifyStatic's messages carry hints on what in a build makes a wrong executable.
 		if err := elfinfo.VerifyStatic(info, t); err != nil {
-			return err
+			return nil, err
 		}
+		rep, err := check.File(exe, check.Requirements{})
+		if err != nil {
+			return nil, err
+		}
+		if !rep.Portable {
+			e := uerr.Failed("", "%s: %s", name, rep.Verdict)
+			e.Hint = "run `portabin check " + exe + "` for the whole report"
+			return nil, e
+		}
+		verdicts[exe] = rep.Verdict
 	}
-	return nil
+	return verdicts, nil
 }
 
 // writeWrappers writes the wrapper configuration and the scripts the build system calls as its

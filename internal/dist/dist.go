@@ -32,6 +32,9 @@ type Output struct {
 	SHA256    string `json:"sha256"`
 	// SBOM is the CycloneDX file written beside the executable.
 	SBOM string `json:"sbom,omitempty"`
+	// Check is portabin check's verdict line on the executable, e.g. "portable: x86_64, Linux
+	// >= 2.6.17, x86-64-v1"; the caller fills it in.
+	Check string `json:"check,omitempty"`
 }
 
 // staged is a file complete in the staging folder, waiting to be renamed into dir.
