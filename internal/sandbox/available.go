@@ -12,7 +12,7 @@ import (
 // a real (scratch) one, without a program, so it answers for every namespace and mount at once.
 func Available() error {
 	cmd := exec.CommandContext(context.Background(), "/proc/self/exe", "portabin-sandbox-init")
-	cmd.Env = []string{stageEnv + "=init"}
+	cmd.Env = stageEnviron("init")
 	cmd.Dir = "/"
 	cmd.SysProcAttr = namespaceAttr(false)
 	exe, err := os.Executable()

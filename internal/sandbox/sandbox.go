@@ -243,7 +243,7 @@ func Run(ctx context.Context, spec Spec) (Result, error) {
 
 	stdout, stderr := &cappedBuffer{max: OutputCap}, &cappedBuffer{max: OutputCap}
 	cmd := exec.CommandContext(runCtx, "/proc/self/exe", "portabin-sandbox-init")
-	cmd.Env = []string{stageEnv + "=init"}
+	cmd.Env = stageEnviron("init")
 	cmd.Dir = "/"
 	if spec.Stdin != nil {
 		cmd.Stdin = bytes.NewReader(spec.Stdin)

@@ -217,7 +217,7 @@ func TestNothingSurvives(t *testing.T) {
 			token := fmt.Sprintf("token-%d-%s", time.Now().UnixNano(), mode)
 			spec := Spec{Exe: exe, Args: []string{mode, token}}
 			if mode == "orphan" {
-				spec.Timeout = 500 * time.Millisecond
+				spec.Timeout = time.Second
 			}
 			res := run(t, spec)
 			if mode == "orphan" && (!res.TimedOut || res.ExitCode != -1 || string(res.Stdout) != "started\n") {

@@ -27,6 +27,12 @@ func Reexec() bool {
 	return false
 }
 
+// stageEnviron is a stage's whole environment. One CPU is all a stage needs, and it keeps the
+// Go runtime's threads, which count against the sandbox's process cap, few on any machine.
+func stageEnviron(stage string) []string {
+	return []string{stageEnv + "=" + stage, "GOMAXPROCS=1"}
+}
+
 // readConfig decodes the stage's configuration from fd 3. io.EOF means the previous stage gave up.
 func readConfig(v any) error {
 	f := os.NewFile(fdConfig, "config")
@@ -114,7 +120,7 @@ func startExecStage(withSocket bool) (*execStage, error) {
 	}
 	pid, err := syscall.ForkExec("/proc/self/exe", []string{"portabin-sandbox-exec"}, &syscall.ProcAttr{
 		Dir:   "/",
-		Env:   []string{stageEnv + "=exec"},
+		Env:   stageEnviron("exec"),
 		Files: files,
 	})
 	if err != nil {
