@@ -122,6 +122,28 @@ func (cg *cgroup) join(pid int) error {
 	return nil
 }
 
+// oomKilled reports whether the memory cap's OOM killer ended a process of the run.
+func (cg *cgroup) oomKilled() bool {
+	if cg == nil || !cg.memory {
+		return false
+	}
+	for _, dir := range cg.dirs {
+		// v2 counts in memory.events, v1 (Linux 4.13 on) in memory.oom_control.
+		for _, name := range []string{"memory.events", "memory.oom_control"} {
+			data, err := os.ReadFile(filepath.Join(dir, name))
+			if err != nil {
+				continue
+			}
+			for _, line := range strings.Split(string(data), "\n") {
+				if n, ok := strings.CutPrefix(line, "oom_kill "); ok && n != "0" {
+					return true
+				}
+			}
+		}
+	}
+	return false
+}
+
 // remove deletes the cgroup's folders; every process in them is gone by then.
 func (cg *cgroup) remove() {
 	if cg == nil {

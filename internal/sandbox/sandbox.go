@@ -126,6 +126,9 @@ type Result struct {
 	// Signal names the signal that killed the program, e.g. "SIGSEGV".
 	Signal   string
 	TimedOut bool
+	// OutOfMemory says that the memory cgroup's OOM killer ended a process of the run (the
+	// program's Signal is then SIGKILL). Under RLIMIT_AS, allocations fail instead.
+	OutOfMemory bool
 	// ExecError says why execve failed: a dynamic executable whose loader is missing in the
 	// root, an executable for another architecture, a working directory that does not exist.
 	ExecError      string
@@ -285,6 +288,7 @@ func Run(ctx context.Context, spec Spec) (Result, error) {
 	res.Stdout, res.StdoutTruncated = stdout.Bytes(), stdout.truncated
 	res.Stderr, res.StderrTruncated = stderr.Bytes(), stderr.truncated
 	st, stErr := proc.status()
+	res.OutOfMemory = cg.oomKilled()
 	if supervisor != nil {
 		// The listener reports the end once the last filtered process is gone; init is gone.
 		stopSupervisor()

@@ -198,13 +198,13 @@ func TestMemoryCap(t *testing.T) {
 	exe := probe(t)
 	const capBytes = 64 << 20
 	small := run(t, Spec{Exe: exe, Args: []string{"alloc", "16"}, MemoryBytes: capBytes})
-	if got := lines(small.Stdout)["alloc"]; got != "ok" {
+	if got := lines(small.Stdout)["alloc"]; got != "ok" || small.OutOfMemory {
 		t.Errorf("16 MiB under a 64 MiB cap: %q, exit %d, signal %q", got, small.ExitCode, small.Signal)
 	}
 	big := run(t, Spec{Exe: exe, Args: []string{"alloc", "256"}, MemoryBytes: capBytes})
 	got := lines(big.Stdout)["alloc"]
-	if got != "Cannot allocate memory" && big.Signal != "SIGKILL" {
-		t.Errorf("256 MiB under a 64 MiB cap (%s): %q, exit %d, signal %q", Limits(), got, big.ExitCode, big.Signal)
+	if got != "Cannot allocate memory" && (big.Signal != "SIGKILL" || !big.OutOfMemory) {
+		t.Errorf("256 MiB under a 64 MiB cap (%s): %q, exit %d, signal %q, out of memory %v", Limits(), got, big.ExitCode, big.Signal, big.OutOfMemory)
 	}
 }
 
