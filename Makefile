@@ -17,10 +17,13 @@ deps-demo:
 deps-test:
 	@scripts/install-deps.sh test
 
+# The demo builds the seed for x86_64 and aarch64, checks both, and runs them in an empty root
+# and three real Debian roots (debootstrapped once, cached) with the kernels of RHEL 5, 6 and 7
+# and the host's: the matrix on the terminal, dist/report.html beside the executables.
 demo: deps-demo $(BIN)
-	$(BIN) build examples/seed --out dist
-	@echo "--- running dist/x86_64-linux-musl/musl_test_main"
-	@./dist/x86_64-linux-musl/musl_test_main
+	@roots=scratch; for suite in bullseye bookworm trixie; do \
+		roots="$$roots,$$suite=tar:$$(scripts/debian-root.sh $$suite)" || exit 1; done; \
+	$(BIN) run --out dist --on "$$roots" examples/seed
 
 test: deps-test $(BIN)
 	$(GO) vet ./...

@@ -11,6 +11,8 @@ want() { # want COMMAND PACKAGE
 want make make
 want cmake cmake
 want npm npm # the package-registry copy of zig is fetched with npm
+want qemu-aarch64-static qemu-user-static # the demo tests its aarch64 build
+want debootstrap debootstrap # the demo's Debian roots
 if [ "${1:-demo}" = test ]; then
   want meson meson
   want ninja ninja-build
@@ -18,10 +20,8 @@ if [ "${1:-demo}" = test ]; then
   want automake automake
   want libtoolize libtool
   want musl-gcc musl-tools
-  want qemu-aarch64-static qemu-user-static
   want podman podman
   want runc runc
-  want debootstrap debootstrap
   want objcopy binutils
   want gcc gcc
   want strace strace

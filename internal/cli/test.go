@@ -57,7 +57,8 @@ exits as expected and prints what it should.
 
 Roots: scratch (an empty root: only the executable, /dev, /proc and /tmp), dir:PATH, tar:PATH
 (docker save, OCI layout or root filesystem tarball), oci:REF or a bare image reference such as
-debian:bookworm, pulled without a container engine and cached by digest.
+debian:bookworm, pulled without a container engine and cached by digest. NAME=ROOT gives a
+root a short name in the matrix (centos7=tar:/srv/centos7.tar).
 Kernels: host, a version (2.6.32) or a name (rhel5, rhel6, rhel7, rhel8, rhel9, ubuntu14.04,
 bullseye, ...). An older kernel is emulated with a seccomp filter that answers ENOSYS to every
 system call it did not have, and uname reports its version; old behaviour of old calls is not
@@ -77,7 +78,7 @@ Exit 0 when every cell passes, 1 when one fails or cannot run, 2 on bad input.`,
 		},
 	}
 	fl := cmd.Flags()
-	fl.StringSliceVar(&f.on, "on", []string{"scratch"}, "root filesystems: scratch, dir:PATH, tar:PATH, oci:REF or an image reference")
+	fl.StringSliceVar(&f.on, "on", []string{"scratch"}, "root filesystems: scratch, dir:PATH, tar:PATH, oci:REF or an image reference; NAME=ROOT names one")
 	fl.StringSliceVar(&f.kernels, "kernel", []string{"host"}, "kernels: host, a version such as 2.6.32, or a name such as rhel6")
 	fl.StringVar(&f.expectFile, "expect-stdout", "", "the exact standard output wanted, from this file")
 	fl.StringVar(&f.expectRegex, "expect-stdout-regex", "", "a regular expression the standard output must match")

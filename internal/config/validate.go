@@ -12,6 +12,7 @@ import (
 
 	"github.com/portabin/portabin/internal/buildsys"
 	"github.com/portabin/portabin/internal/check"
+	"github.com/portabin/portabin/internal/image"
 	"github.com/portabin/portabin/internal/kernels"
 	"github.com/portabin/portabin/internal/target"
 )
@@ -154,7 +155,11 @@ func (l *loader) matrix(raw fileMatrix) Matrix {
 
 // root checks the form of a root. Whether an image exists or a folder holds a root
 // filesystem is found out when the matrix runs, where it fails that root's cells only.
-func (l *loader) root(p, root string) (Root, bool) {
+func (l *loader) root(p, written string) (Root, bool) {
+	label, root := image.SplitLabel(written)
+	if label != "" {
+		label += "="
+	}
 	for _, prefix := range []string{"dir:", "tar:", "oci:"} {
 		rest, ok := strings.CutPrefix(root, prefix)
 		if !ok {
@@ -165,15 +170,15 @@ func (l *loader) root(p, root string) (Root, bool) {
 			return Root{}, false
 		}
 		if prefix == "oci:" {
-			return Root{Written: root, Spec: root}, true
+			return Root{Written: written, Spec: written}, true
 		}
-		return Root{Written: root, Spec: prefix + l.resolve(rest)}, true
+		return Root{Written: written, Spec: label + prefix + l.resolve(rest)}, true
 	}
 	if strings.TrimSpace(root) == "" || strings.ContainsAny(root, " \t\n") {
-		l.fail(p, "", "%q is not a root: want scratch, dir:PATH, tar:PATH, oci:REF or an image such as \"debian:bookworm\"", root)
+		l.fail(p, "", "%q is not a root: want scratch, dir:PATH, tar:PATH, oci:REF or an image such as \"debian:bookworm\", optionally named: NAME=ROOT", written)
 		return Root{}, false
 	}
-	return Root{Written: root, Spec: root}, true
+	return Root{Written: written, Spec: written}, true
 }
 
 func (l *loader) test(p string, raw fileTest, c *Config) Test {

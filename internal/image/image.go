@@ -72,8 +72,23 @@ type Resolver struct {
 // ErrNotCached is returned, wrapped, when the network is off and the cache lacks the reference.
 var ErrNotCached = errors.New("not in portabin's cache")
 
-// Resolve returns the root filesystem that ref names, for an executable of target t.
+// SplitLabel reads a root written as NAME=REF ("centos7=tar:/srv/centos7.tar"), whose NAME
+// stands for it in matrices; name is "" when spec has no label. A label is letters, digits and
+// ".-_" before the first "=", so no reference or path containing ":" or "/" is mistaken for one.
+func SplitLabel(spec string) (name, ref string) {
+	label, rest, ok := strings.Cut(spec, "=")
+	if !ok || label == "" || rest == "" || strings.IndexFunc(label, func(r rune) bool {
+		return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune(".-_", r))
+	}) >= 0 {
+		return "", spec
+	}
+	return label, rest
+}
+
+// Resolve returns the root filesystem that ref names, for an executable of target t. A label
+// (see SplitLabel) is dropped.
 func (r *Resolver) Resolve(ctx context.Context, ref string, t target.Target) (Root, error) {
+	_, ref = SplitLabel(ref)
 	if r.Cache == "" {
 		return Root{}, errors.New("resolving a root: no cache folder given")
 	}

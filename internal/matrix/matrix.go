@@ -99,7 +99,10 @@ const (
 
 // Cell is one run's result.
 type Cell struct {
-	Root       string   `json:"root"`
+	// Root is the root's name in the matrix: its label when it has one (NAME=REF), else REF.
+	Root string `json:"root"`
+	// RootRef is the reference the root was resolved from, when it has a label.
+	RootRef    string   `json:"root_ref,omitempty"`
 	RootDigest string   `json:"root_digest,omitempty"`
 	Kernel     string   `json:"kernel"`
 	Case       string   `json:"case"`
@@ -145,7 +148,10 @@ func Run(ctx context.Context, p Plan, resolver RootResolver, runner Runner, prog
 	if len(p.Roots) == 0 || len(p.Kernels) == 0 || len(p.Cases) == 0 {
 		return nil, fmt.Errorf("the matrix is empty: it needs at least one root, one kernel and one case")
 	}
-	res := &Result{Schema: Schema, Executable: p.Exe, Arch: p.Target.Arch, Runner: runner.Name(), Roots: p.Roots}
+	res := &Result{Schema: Schema, Executable: p.Exe, Arch: p.Target.Arch, Runner: runner.Name()}
+	for _, spec := range p.Roots {
+		res.Roots = append(res.Roots, rootName(spec))
+	}
 	p.Kernels, res.Notes = portKernels(p.Kernels, p.Target.Arch)
 	if len(p.Kernels) == 0 {
 		return nil, fmt.Errorf("no kernel to test: %s", strings.Join(res.Notes, "; "))
@@ -243,8 +249,19 @@ type resolvedRoot struct {
 	err  error
 }
 
-func runCell(ctx context.Context, p Plan, runner Runner, rr *resolvedRoot, ref string, k kernels.Kernel, c Case) Cell {
-	cell := Cell{Root: ref, Kernel: k.Label(), Case: c.Name, ExitCode: -1}
+// rootName is how a root shows in a matrix: its label, else its reference.
+func rootName(spec string) string {
+	if label, _ := image.SplitLabel(spec); label != "" {
+		return label
+	}
+	return spec
+}
+
+func runCell(ctx context.Context, p Plan, runner Runner, rr *resolvedRoot, spec string, k kernels.Kernel, c Case) Cell {
+	cell := Cell{Root: rootName(spec), Kernel: k.Label(), Case: c.Name, ExitCode: -1}
+	if label, ref := image.SplitLabel(spec); label != "" {
+		cell.RootRef = ref
+	}
 	if rr.err != nil {
 		cell.Status = Error
 		cell.Reasons = []string{rr.err.Error()}
