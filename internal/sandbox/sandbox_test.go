@@ -299,6 +299,18 @@ func TestForwardsSIGTERM(t *testing.T) {
 	}
 }
 
+// TestSignalsToInit: the program cannot end init by signalling PID 1.
+func TestSignalsToInit(t *testing.T) {
+	exe := probe(t)
+	res, err := Run(context.Background(), Spec{Exe: exe, Args: []string{"killinit"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := lines(res.Stdout)["init"]; got != "alive" || res.ExitCode != 0 {
+		t.Errorf("init %q, exit %d, signal %q", got, res.ExitCode, res.Signal)
+	}
+}
+
 // TestParallel: runs share nothing (the matrix runs cells at once).
 func TestParallel(t *testing.T) {
 	exe := probe(t)

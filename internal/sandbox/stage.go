@@ -58,9 +58,10 @@ func initMain() int {
 	if err := readConfig(&cfg); err != nil {
 		return report(status{Setup: err.Error()})
 	}
-	// Before any child exists, so that no exit goes unnoticed.
+	// Every signal, before any child exists: so that no exit goes unnoticed, and so that no
+	// signal the program sends its PID 1 (SIGQUIT, SIGHUP...) ends init the Go runtime's way.
 	signals := make(chan os.Signal, 32)
-	signal.Notify(signals, unix.SIGCHLD, unix.SIGTERM, unix.SIGINT)
+	signal.Notify(signals)
 
 	var ex *execStage
 	if !cfg.Probe {
@@ -145,7 +146,7 @@ func (e *execStage) run(cfg execConfig) string {
 	return string(msg)
 }
 
-// reap waits for the program, forwarding SIGTERM and SIGINT to it and reaping every orphan that
+// reap waits for the program, forwarding SIGTERM, SIGINT, SIGHUP and SIGQUIT to it and reaping every orphan that
 // the kernel hands to PID 1; when the program ends, whatever it left behind is killed.
 func reap(main int, signals chan os.Signal) (unix.WaitStatus, bool) {
 	var mainStatus unix.WaitStatus
@@ -173,7 +174,7 @@ func reap(main int, signals chan os.Signal) (unix.WaitStatus, bool) {
 		switch sig := <-signals; sig {
 		case unix.SIGCHLD:
 			reapAll()
-		default:
+		case unix.SIGTERM, unix.SIGINT, unix.SIGHUP, unix.SIGQUIT:
 			unix.Kill(main, sig.(syscall.Signal))
 		}
 	}

@@ -136,6 +136,15 @@ int main(int argc, char **argv) {
 		signal(SIGTERM, on_term);
 		for (;;) pause();
 	}
+	else if (!strcmp(mode, "killinit")) {
+		/* Signals to PID 1 must not end the sandbox's init. Those it forwards come back. */
+		signal(SIGHUP, SIG_IGN);
+		signal(SIGQUIT, SIG_IGN);
+		int sigs[] = {SIGQUIT, SIGHUP, SIGUSR1, SIGUSR2, SIGSEGV, SIGABRT, SIGPIPE, SIGALRM};
+		for (unsigned i = 0; i < sizeof sigs / sizeof *sigs; i++) kill(1, sigs[i]);
+		usleep(200000);
+		printf("init=%s\n", kill(1, 0) == 0 ? "alive" : strerror(errno));
+	}
 	else if (!strcmp(mode, "segv")) { fflush(stdout); raise(SIGSEGV); }
 	else if (!strcmp(mode, "forkbomb")) {
 		int n = 0;
