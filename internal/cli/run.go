@@ -29,6 +29,7 @@ type runFlags struct {
 	runner  string
 	out     string
 	offline bool
+	refresh bool
 }
 
 // NewRunCommand is `portabin run [DIR]`.
@@ -61,6 +62,7 @@ Exit 0 when everything passes, 1 when a check or a cell fails, 2 on bad input.`,
 	fl.StringVar(&f.runner, "runner", "", "runner instead of [matrix] runner: native, podman or docker")
 	fl.StringVarP(&f.out, "out", "o", "", "folder for executables and reports instead of [build] out")
 	fl.BoolVar(&f.offline, "offline", false, "never pull images: only the cache serves")
+	fl.BoolVar(&f.refresh, "refresh", false, "look image tags up in the registry again instead of using the cached digest")
 	return cmd
 }
 
@@ -96,7 +98,7 @@ func runProject(ctx context.Context, stdout, stderr io.Writer, dir string, f run
 	if err != nil {
 		return err
 	}
-	resolver, err := newResolver(f.offline)
+	resolver, err := newResolver(f.offline, f.refresh)
 	if err != nil {
 		return err
 	}

@@ -42,6 +42,7 @@ type testFlags struct {
 	jobs        int
 	network     bool
 	offline     bool
+	refresh     bool
 	json        bool
 }
 
@@ -91,6 +92,7 @@ Exit 0 when every cell passes, 1 when one fails or cannot run, 2 on bad input.`,
 	fl.IntVarP(&f.jobs, "jobs", "j", 0, "cells run at once (default: one per CPU)")
 	fl.BoolVar(&f.network, "network", false, "give cells the host's network (default: none)")
 	fl.BoolVar(&f.offline, "offline", false, "never pull images: only the cache serves")
+	fl.BoolVar(&f.refresh, "refresh", false, "look image tags up in the registry again instead of using the cached digest")
 	fl.BoolVar(&f.json, "json", false, "print the results as JSON (schema "+matrix.Schema+") instead of the grid")
 	return cmd
 }
@@ -209,12 +211,15 @@ func newMatrixRunner(name string) (matrix.Runner, error) {
 	return nil, uerr.Usage("use native, podman or docker", "unknown runner %q", name)
 }
 
-func newResolver(offline bool) (*image.Resolver, error) {
+func newResolver(offline, refresh bool) (*image.Resolver, error) {
+	if offline && refresh {
+		return nil, uerr.Usage("give one of them", "--offline and --refresh exclude each other")
+	}
 	dir, err := cache.Dir()
 	if err != nil {
 		return nil, err
 	}
-	return &image.Resolver{Cache: dir, Offline: offline}, nil
+	return &image.Resolver{Cache: dir, Offline: offline, Refresh: refresh}, nil
 }
 
 func runTest(ctx context.Context, stdout, stderr io.Writer, exe string, args []string, f testFlags) error {
@@ -226,7 +231,7 @@ func runTest(ctx context.Context, stdout, stderr io.Writer, exe string, args []s
 	if err != nil {
 		return err
 	}
-	resolver, err := newResolver(f.offline)
+	resolver, err := newResolver(f.offline, f.refresh)
 	if err != nil {
 		return err
 	}
