@@ -203,6 +203,7 @@ func printResults(w io.Writer, results []build.Result, asJSON bool) error {
 	if asJSON {
 		enc := json.NewEncoder(w)
 		enc.SetIndent("", "  ")
+		enc.SetEscapeHTML(false) // verdicts say ">="
 		return enc.Encode(map[string]any{"builds": results})
 	}
 	wd, _ := os.Getwd()

@@ -144,6 +144,7 @@ func runCheck(stdout, stderr io.Writer, paths []string, req check.Requirements, 
 	if f.json {
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
+		enc.SetEscapeHTML(false) // verdicts say ">="
 		if err := enc.Encode(map[string]any{"schema": check.Schema, "files": reports}); err != nil {
 			return err
 		}
