@@ -42,7 +42,7 @@ func TestExeObjects(t *testing.T) {
 	if m, n := noteOf(CC, "-c", "main.c", "-o", "main.o"); m || n != nil {
 		t.Errorf("compile: malloc %v, note %+v", m, n)
 	}
-	if m, n := noteOf(CC, "-shared", "a.o", "-o", "liba.so"); m || n != nil {
+	if m, n := noteOf(CC, "-shared", "a.o", "-o", filepath.Join(t.TempDir(), "liba.so")); m || n != nil {
 		t.Errorf("shared library: malloc %v, note %+v", m, n)
 	}
 	if len(c.Package.Components) != 1 {
