@@ -146,10 +146,11 @@ func buildTarget(ctx context.Context, o Options, kind buildsys.Kind, system buil
 		return Result{}, uerr.Usage("use --toolchain zig (the default), which brings a C++ runtime",
 			"%s: %s", cxxSource, cfg.NoCXX)
 	}
-	if _, err := useDeps(ctx, o, t, buildDir, &cfg, &job); err != nil {
+	sysroot, err := useDeps(ctx, o, t, buildDir, &cfg, &job)
+	if err != nil {
 		return Result{}, err
 	}
-	if err := describe(ctx, o, t, buildDir, &cfg); err != nil {
+	if err := describe(ctx, o, t, buildDir, &cfg, sysroot); err != nil {
 		return Result{}, err
 	}
 	if job.Tools, err = writeWrappers(buildDir, o.Self, cfg); err != nil {

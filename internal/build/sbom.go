@@ -21,7 +21,7 @@ import (
 
 // describe tells the wrapper what each executable is made of, for the package note it links
 // in, and builds the allocator that replaces musl's when one was asked for.
-func describe(ctx context.Context, o Options, t target.Target, buildDir string, cfg *ccwrap.Config) error {
+func describe(ctx context.Context, o Options, t target.Target, buildDir string, cfg *ccwrap.Config, sysroot *deps.Sysroot) error {
 	pkg := &sbom.Package{Type: sbom.PackageType, Name: filepath.Base(o.Dir), Version: projectVersion(ctx, o.Dir), Architecture: t.Arch}
 	switch tc := o.Toolchain.(type) {
 	case *toolchain.Zig:
@@ -39,6 +39,18 @@ func describe(ctx context.Context, o Options, t target.Target, buildDir string, 
 		// A container image's C library is the image's business; musl-gcc's is the host's musl.
 		if v := toolchain.MuslGCCVersion(); o.Toolchain.Name() == "musl-gcc" && v != "" {
 			pkg.Components = append(pkg.Components, sbom.Musl(v))
+		}
+	}
+	if sysroot != nil {
+		// Every executable links every archive of the sysroot; the linker takes only the members
+		// it needs, so a library listed here may have lent nothing to some program.
+		for _, p := range sysroot.Packages {
+			c := sbom.Component{Name: p.Name, Version: p.Version.Version, License: p.License}
+			if len(p.Version.Sources) > 0 {
+				// The release as upstream publishes it; a mirror's copy may have another hash.
+				c.URL, c.SHA256 = p.Version.Sources[0].URL, p.Version.Sources[0].SHA256
+			}
+			pkg.Components = append(pkg.Components, c)
 		}
 	}
 	if o.Malloc != "" {
