@@ -47,6 +47,11 @@ func newCgroupV2(maxProcs int, memory int64) *cgroup {
 	if mount == "" || own == "" {
 		return nil
 	}
+	// Our cgroup must already hand pids to its children; enabling it is not ours to do.
+	enabled, err := os.ReadFile(filepath.Join(mount, own, "cgroup.subtree_control"))
+	if err != nil || !contains(strings.Fields(string(enabled)), "pids") {
+		return nil
+	}
 	dir := filepath.Join(mount, own, cgroupName())
 	if err := os.Mkdir(dir, 0o755); err != nil {
 		return nil
