@@ -41,6 +41,8 @@ func NewCacheCommand(stdout io.Writer) *cobra.Command {
 builds in one folder: $PORTABIN_CACHE, else $XDG_CACHE_HOME/portabin, else ~/.cache/portabin.
 Everything in it can be made again; removing it only costs time (and network for toolchains
 and images).`,
+		Example: `  portabin cache list
+  portabin cache prune`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error { return cmd.Help() },
 	}

@@ -38,6 +38,10 @@ func NewRootCommand(stdout, stderr io.Writer) *cobra.Command {
 		Short: "Build C and C++ projects into fully static, relocatable Linux executables",
 		Long: `portabin builds C and C++ projects (CMake, Meson, autotools, Make, or a folder of sources)
 into fully static executables against musl, for x86_64, aarch64 and more.`,
+		Example: `  portabin doctor
+  portabin build examples/seed
+  portabin init ~/src/myproject
+  portabin run ~/src/myproject`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		PersistentPreRun: func(cmd *cobra.Command, args []string) {
