@@ -60,6 +60,7 @@ import (
 	"github.com/portabin/portabin/internal/seccomp"
 	"github.com/portabin/portabin/internal/syscalls"
 	"github.com/portabin/portabin/internal/target"
+	"github.com/portabin/portabin/internal/uerr"
 )
 
 // DefaultEnv is the program's environment when Spec.Env is nil: a PATH that finds the usual
@@ -264,7 +265,7 @@ func Run(ctx context.Context, spec Spec) (Result, error) {
 		sockInner.Close()
 	}
 	if err != nil {
-		return Result{}, fmt.Errorf("starting the sandbox: %w", explainStart(err))
+		return Result{}, hostError("starting the sandbox", explainStart(err))
 	}
 	started := time.Now()
 
@@ -293,6 +294,9 @@ func Run(ctx context.Context, spec Spec) (Result, error) {
 		// The listener reports the end once the last filtered process is gone; init is gone.
 		stopSupervisor()
 		rep := <-supervisor
+		if rep.Err != nil {
+			return res, fmt.Errorf("emulating Linux %s: %w", spec.Kernel, rep.Err)
+		}
 		res.ENOSYS, res.UnameFaked = rep.ENOSYS, rep.UnameFaked
 		if res.ENOSYS == nil {
 			res.ENOSYS = []seccomp.Call{}
@@ -307,7 +311,7 @@ func Run(ctx context.Context, spec Spec) (Result, error) {
 	case stErr != nil:
 		return res, fmt.Errorf("sandbox init ended without a status (%v): %w", waitErr, stErr)
 	case st.Setup != "":
-		return res, errors.New("setting up the sandbox: " + st.Setup)
+		return res, hostError("setting up the sandbox", errors.New(st.Setup))
 	case st.Exec != "":
 		res.ExitCode, res.ExecError = 127, explainExec(cfg.Exe, st.Exec, spec.QEMU != "")
 	case st.Signal != 0:
@@ -514,6 +518,12 @@ func (s *stage) status() (status, error) {
 		return st, fmt.Errorf("reading the sandbox's report %q: %w", data, err)
 	}
 	return st, nil
+}
+
+// hostError is a sandbox this host does not allow: the user can only change the host or the runner.
+func hostError(doing string, err error) error {
+	return &uerr.Error{Code: uerr.ExitEnvironment, Msg: doing, Err: err,
+		Hint: "use --runner podman, or run where user namespaces are allowed (portabin doctor says what works here)"}
 }
 
 // explainStart adds the likely reason when the kernel refuses the namespaces.
