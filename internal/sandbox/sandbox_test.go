@@ -3,6 +3,7 @@ package sandbox
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -18,6 +19,7 @@ import (
 	"github.com/portabin/portabin/internal/ctest"
 	"github.com/portabin/portabin/internal/seccomp"
 	"github.com/portabin/portabin/internal/syscalls"
+	"github.com/portabin/portabin/internal/uerr"
 )
 
 func TestMain(m *testing.M) {
@@ -525,5 +527,37 @@ func copyFile(t *testing.T, from, to string, mode os.FileMode) {
 	}
 	if err := os.WriteFile(to, data, mode); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestRefused: where user namespaces are refused, Available and Run say why and suggest podman.
+// The test runs itself again in a user namespace of its own whose limit on user namespaces is 0.
+func TestRefused(t *testing.T) {
+	if os.Getenv("PORTABIN_TEST_REFUSED") == "" {
+		needSandbox(t)
+		cmd := exec.Command(os.Args[0], "-test.run", "^TestRefused$", "-test.count=1", "-test.v")
+		cmd.Env = append(os.Environ(), "PORTABIN_TEST_REFUSED=1")
+		cmd.SysProcAttr = &syscall.SysProcAttr{
+			Cloneflags:  syscall.CLONE_NEWUSER,
+			UidMappings: []syscall.SysProcIDMap{{ContainerID: 0, HostID: os.Getuid(), Size: 1}},
+			GidMappings: []syscall.SysProcIDMap{{ContainerID: 0, HostID: os.Getgid(), Size: 1}},
+		}
+		out, err := cmd.CombinedOutput()
+		if err != nil || !bytes.Contains(out, []byte("--- PASS: TestRefused")) {
+			t.Fatalf("%v\n%s", err, out)
+		}
+		return
+	}
+	if err := os.WriteFile("/proc/sys/user/max_user_namespaces", []byte("0"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	const why = "user namespaces are disabled: user.max_user_namespaces=0"
+	if err := Available(); err == nil || !strings.Contains(err.Error(), why) {
+		t.Errorf("Available() = %v, want it to say %q", err, why)
+	}
+	_, err := Run(context.Background(), Spec{Exe: os.Args[0]})
+	var ue *uerr.Error
+	if !errors.As(err, &ue) || !strings.Contains(err.Error(), why) || !strings.Contains(ue.Hint, "--runner podman") {
+		t.Errorf("Run: %v (%#v), want a user error saying %q with a hint", err, ue, why)
 	}
 }
