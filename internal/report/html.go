@@ -87,6 +87,7 @@ type matrixView struct {
 	SeveralCases           bool
 	MinimumKernel          string
 	KernelsBelowTheMinimum bool
+	Notes                  []string
 }
 
 type kernelHead struct {
@@ -213,7 +214,7 @@ func oldest(distros []string) string {
 }
 
 func matrixOf(m *matrix.Result, exeID, minimum string) *matrixView {
-	v := &matrixView{Runner: m.Runner, Passed: m.Passed, Failed: m.Failed, Errors: m.Errors, MinimumKernel: minimum}
+	v := &matrixView{Runner: m.Runner, Passed: m.Passed, Failed: m.Failed, Errors: m.Errors, MinimumKernel: minimum, Notes: m.Notes}
 	// The axes as the matrix states them, plus any a cell names that they lack, so that no
 	// cell can fall out of the grid.
 	roots, kernelLabels, cases := axis(m.Roots), axis(m.Kernels), axis(m.Cases)

@@ -87,6 +87,7 @@ func sample() *Report {
 	statx := &matrix.Result{
 		Schema: matrix.Schema, Executable: "dist/x86_64-linux-musl/fstat-tool", Arch: "x86_64", Runner: "native",
 		Roots: []string{"debian:bookworm", "dir:/srv/roots/trixie"}, Kernels: kernelLabels, Cases: []string{"default", "version"},
+		Notes: []string{"kernel 2.6.16 left out: <an example note>"},
 	}
 	const want = "size 4096\nmode 0755\nowner root\n"
 	for _, root := range statx.Roots {
