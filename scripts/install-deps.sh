@@ -30,6 +30,9 @@ if [ "${1:-demo}" = test ]; then
   want perl perl          # dependency tests: OpenSSL's Configure
   want pkg-config pkgconf # dependency tests: a Makefile that asks pkg-config --static
   want chromium chromium # the HTML report's rendering test
+  want zsh zsh    # shell completion tests load the scripts into each shell
+  want fish fish
+  [ -f /usr/share/bash-completion/bash_completion ] || need+=(bash-completion)
   [ -f /usr/share/man/man2/syscalls.2.gz ] || [ -f /usr/share/man/man2/syscalls.2 ] || need+=(manpages-dev)
 fi
 
