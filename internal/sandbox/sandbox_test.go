@@ -27,23 +27,46 @@ func TestMain(m *testing.M) {
 	if Reexec() {
 		return
 	}
-	os.Exit(m.Run())
+	code := m.Run()
+	if built.dir != "" {
+		os.RemoveAll(built.dir)
+	}
+	os.Exit(code)
 }
 
-// probe compiles testdata/probe.c into a static x86_64 executable, once for all tests.
+// built holds the probe, compiled once for every test of the run.
+var built struct {
+	sync.Once
+	dir, path string
+	err       error
+}
+
+// probe compiles testdata/probe.c into a static x86_64 executable.
 func probe(t *testing.T) string {
 	t.Helper()
 	needSandbox(t)
-	src, err := os.ReadFile("testdata/probe.c")
-	if err != nil {
-		t.Fatal(err)
+	cc := ctest.GCC(t)
+	built.Do(func() {
+		if built.dir, built.err = os.MkdirTemp("", "portabin-sandbox-probe-"); built.err != nil {
+			return
+		}
+		built.path = filepath.Join(built.dir, "prog")
+		args := append(cc.Args[1:len(cc.Args):len(cc.Args)], "-static", "-O", "-o", built.path, "testdata/probe.c")
+		if out, err := exec.Command(cc.Args[0], args...).CombinedOutput(); err != nil {
+			built.err = fmt.Errorf("%s %v: %v\n%s", cc.Name, args, err, out)
+		}
+	})
+	if built.err != nil {
+		t.Fatal(built.err)
 	}
-	return ctest.Build(t, ctest.GCC(t), string(src), "-static", "-O")
+	return built.path
 }
+
+var available = sync.OnceValue(Available)
 
 func needSandbox(t *testing.T) {
 	t.Helper()
-	if err := Available(); err != nil {
+	if err := available(); err != nil {
 		t.Skipf("no sandbox on this host: %v", err)
 	}
 }
