@@ -29,6 +29,7 @@ if [ "${1:-demo}" = test ]; then
   want tclsh tcl          # dependency tests: SQLite's full source generates its amalgamation
   want perl perl          # dependency tests: OpenSSL's Configure
   want pkg-config pkgconf # dependency tests: a Makefile that asks pkg-config --static
+  want xz xz-utils        # --malloc tests: mimalloc's source is a .tar.xz
   want chromium chromium # the HTML report's rendering test
   want zsh zsh    # shell completion tests load the scripts into each shell
   want fish fish
