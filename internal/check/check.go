@@ -5,6 +5,7 @@ package check
 import (
 	"debug/elf"
 	"fmt"
+	"runtime/debug"
 	"strings"
 
 	"github.com/portabin/portabin/internal/distro"
@@ -105,7 +106,7 @@ type GlibcFloor struct {
 func File(path string, req Requirements) (rep *Report, err error) {
 	defer func() {
 		if r := recover(); r != nil {
-			rep, err = nil, fmt.Errorf("%s: malformed ELF file: %v", path, r)
+			rep, err = nil, fmt.Errorf("%s: malformed ELF file: %w", path, &panicError{value: r, stack: debug.Stack()})
 		}
 	}()
 	info, err := elfinfo.Inspect(path)
@@ -158,6 +159,15 @@ func File(path string, req Requirements) (rep *Report, err error) {
 	judge(rep, req)
 	return rep, nil
 }
+
+// panicError is a panic File recovered from: the file gets a one-line error, and the fuzz test
+// can tell it from an ordinary one, because every panic is a bug to fix.
+type panicError struct {
+	value any
+	stack []byte
+}
+
+func (e *panicError) Error() string { return fmt.Sprint(e.value) }
 
 // readOnlyData returns the read-only data of f, bounded, for string searches.
 func readOnlyData(f *elf.File) []byte {
