@@ -19,6 +19,7 @@ import (
 	"github.com/portabin/portabin/internal/cache"
 	"github.com/portabin/portabin/internal/ccwrap"
 	"github.com/portabin/portabin/internal/check"
+	"github.com/portabin/portabin/internal/deps"
 	"github.com/portabin/portabin/internal/dist"
 	"github.com/portabin/portabin/internal/elfinfo"
 	"github.com/portabin/portabin/internal/progress"
@@ -87,6 +88,10 @@ func (o *Options) Validate() error {
 	}
 	if o.Jobs < 1 {
 		o.Jobs = 1
+	}
+	// An unknown library or version is bad input, refused before any build starts.
+	if _, err := deps.Resolve(o.Deps); err != nil {
+		return err
 	}
 	return nil
 }
