@@ -63,6 +63,15 @@ func Lookup(name string) (Allocator, error) {
 // Build returns the allocator's object file for target t, compiled with the build's own
 // wrapper configuration; it is cached under a key of everything that changes its bytes.
 func Build(ctx context.Context, a Allocator, fetcher *deps.Fetcher, cfg ccwrap.Config, t target.Target, toolchainID string) (string, error) {
+	// The project's folder maps name files of the project, not of the allocator: without them
+	// one cached object serves every project.
+	var compile []string
+	for _, f := range cfg.CompileFlags {
+		if !strings.HasPrefix(f, "-ffile-prefix-map=") {
+			compile = append(compile, f)
+		}
+	}
+	cfg.CompileFlags = compile
 	flags := append([]string{"-O2", "-fno-sanitize=undefined", "-fno-lto"}, a.Defines...)
 	key := cache.Key(append([]string{a.Component.SHA256, a.Unit, t.Name, toolchainID, strconv.FormatBool(cfg.PIE),
 		strings.Join(cfg.CC, " "), strings.Join(cfg.CompileFlags, " ")}, flags...)...)
