@@ -535,6 +535,11 @@ func TestUnprivileged(t *testing.T) {
 	if err != nil {
 		t.Fatalf("the tests as nobody: %v\n%s", err, out)
 	}
+	// Hosts may allow user namespaces to root only (a sysctl, AppArmor): nothing to test then.
+	if i := bytes.Index(out, []byte("no sandbox on this host")); i >= 0 {
+		line, _, _ := bytes.Cut(out[i:], []byte("\n"))
+		t.Skipf("as nobody: %s", line)
+	}
 	for _, name := range []string{"TestInfo", "TestExitCodeAndSignal", "TestForkBomb", "TestMemoryCap", "TestNothingSurvives", "TestNetwork"} {
 		if !bytes.Contains(out, []byte("--- PASS: "+name+" ")) {
 			t.Errorf("%s did not pass as nobody:\n%s", name, out)
