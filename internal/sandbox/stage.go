@@ -172,11 +172,12 @@ func reap(main int, signals chan os.Signal) (unix.WaitStatus, bool) {
 	reapAll()
 	for !done {
 		switch sig := <-signals; sig {
-		case unix.SIGCHLD:
-			reapAll()
 		case unix.SIGTERM, unix.SIGINT, unix.SIGHUP, unix.SIGQUIT:
 			unix.Kill(main, sig.(syscall.Signal))
 		}
+		// On any signal, not only SIGCHLD: signal.Notify drops what a full channel cannot
+		// take, so a SIGCHLD may be lost behind others (the runtime's SIGURG among them).
+		reapAll()
 	}
 	// PID 1 killing -1 reaches every other process of the namespace.
 	unix.Kill(-1, unix.SIGKILL)
