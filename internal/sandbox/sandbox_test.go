@@ -589,3 +589,36 @@ func TestRefused(t *testing.T) {
 		t.Errorf("Run: %v (%#v), want a user error saying %q with a hint", err, ue, why)
 	}
 }
+
+// TestNoLeaks: runs that end every way leave no file descriptor and no cgroup behind.
+func TestNoLeaks(t *testing.T) {
+	exe := probe(t)
+	old, _ := syscalls.ParseVersion("3.10")
+	specs := []Spec{
+		{Exe: exe, Args: []string{"exit", "0"}},
+		{Exe: exe, Args: []string{"kernel"}, Kernel: &old},
+		{Exe: exe, Args: []string{"sleep", "leak-test"}, Kernel: &old, Timeout: 100 * time.Millisecond},
+		{Exe: exe, Dir: "/nowhere", Kernel: &old},
+	}
+	fds := func() int {
+		entries, err := os.ReadDir("/proc/self/fd")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(entries)
+	}
+	run(t, specs[1]) // the first run with a kernel sets up what stays for every run after
+	before := fds()
+	for _, spec := range specs {
+		run(t, spec)
+	}
+	if after := fds(); after != before {
+		t.Errorf("%d open file descriptors before the runs, %d after", before, after)
+	}
+	leftovers, _ := filepath.Glob(fmt.Sprintf("/sys/fs/cgroup/*/portabin-%d-*", os.Getpid()))
+	nested, _ := filepath.Glob(fmt.Sprintf("/sys/fs/cgroup/*/*/*/portabin-%d-*", os.Getpid()))
+	root, _ := filepath.Glob(fmt.Sprintf("/sys/fs/cgroup/portabin-%d-*", os.Getpid()))
+	if left := append(append(leftovers, nested...), root...); len(left) > 0 {
+		t.Errorf("cgroups left behind: %v", left)
+	}
+}
