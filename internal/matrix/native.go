@@ -39,6 +39,6 @@ func (NativeRunner) Run(ctx context.Context, job Job) (Outcome, error) {
 		Stderr:   res.Stderr,
 		Duration: res.Duration,
 		ENOSYS:   res.ENOSYS,
-		Recorded: spec.Kernel != nil,
+		Recorded: res.ENOSYS != nil,
 	}, nil
 }

@@ -29,6 +29,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 )
 
 // Version is a Linux kernel version.
@@ -95,7 +96,7 @@ type Syscall struct {
 // Lookup finds the call with this number on arch (target.Target.Arch: "x86_64",
 // "aarch64", "riscv64", "arm", "i386").
 func Lookup(arch string, number int) (Syscall, bool) {
-	t, ok := tables[arch]
+	t, ok := tables()[arch]
 	if !ok {
 		return Syscall{}, false
 	}
@@ -109,7 +110,7 @@ func Lookup(arch string, number int) (Syscall, bool) {
 // ByName finds a call on arch by its syscalls(2) name, or by x/sys's
 // spelling where it differs ("arm_fadvise64_64" for "fadvise64_64").
 func ByName(arch, name string) (Syscall, bool) {
-	t, ok := tables[arch]
+	t, ok := tables()[arch]
 	if !ok {
 		return Syscall{}, false
 	}
@@ -122,7 +123,7 @@ func ByName(arch, name string) (Syscall, bool) {
 
 // All lists arch's calls by number; nil for an unknown arch.
 func All(arch string) []Syscall {
-	t, ok := tables[arch]
+	t, ok := tables()[arch]
 	if !ok {
 		return nil
 	}
@@ -216,7 +217,8 @@ type table struct {
 	byName map[string]Syscall
 }
 
-var tables = buildTables()
+// tables is built on first use: every portabin process loads this package, few look a call up.
+var tables = sync.OnceValue(buildTables)
 
 func buildTables() map[string]table {
 	out := map[string]table{}
