@@ -1,0 +1,89 @@
+#!/usr/bin/env bash
+# bench/check/run.sh compares `portabin check --json` with the tools people use to look at ELF
+# files, on the same set in one run on one machine: every ELF file in /usr/bin and every
+# /usr/lib/<multiarch>/*.so* (symlinks resolved, each file once). Each tool gets the whole list
+# in one invocation, its output goes to /dev/null, and GNU time measures its wall time and peak
+# resident memory. The table gives files per second and portabin's ratio to each tool (a time
+# ratio below 1 means portabin is faster).
+#
+# The tools answer less than check does: `file` names the kind of file and the ABI note,
+# `readelf -a` prints the headers, sections, dynamic section, symbols and notes without judging
+# them, `scanelf -a` lists a summary of flags (TEXTREL, RPATH, NEEDED, stack...), and `lddtree`
+# resolves the libraries a dynamic file loads. None decodes the code, which check does (the
+# system calls and CPU extensions), so check is expected to cost more per file than `file`.
+#
+# Environment:
+#   PORTABIN     portabin executable (default: bin/portabin, built with `make build` if missing)
+#   BENCH_LIMIT  check only the first N files of the set (default: all)
+# stdout: the machine, the set, the table. Progress and the tools' complaints: stderr.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+
+for tool in file readelf scanelf lddtree; do
+	command -v "$tool" >/dev/null || { echo "bench/check: $tool is missing (binutils, file, pax-utils)" >&2; exit 2; }
+done
+[ -x /usr/bin/time ] || { echo "bench/check: GNU time is missing: apt-get install time" >&2; exit 2; }
+portabin=${PORTABIN:-bin/portabin}
+if [ -z "${PORTABIN:-}" ] && [ ! -x "$portabin" ]; then
+	make build >&2
+fi
+
+multiarch=$(gcc -print-multiarch 2>/dev/null || echo x86_64-linux-gnu)
+list=$(mktemp)
+times=$(mktemp)
+trap 'rm -f "$list" "$times"' EXIT
+echo "bench/check: finding the ELF files" >&2
+for f in /usr/bin/* /usr/lib/"$multiarch"/*.so*; do
+	[ -f "$f" ] || continue
+	real=$(readlink -f "$f")
+	[ "$(head -c 4 "$real" 2>/dev/null)" = $'\x7fELF' ] && echo "$real"
+done | sort -u >"$list"
+if [ -n "${BENCH_LIMIT:-}" ]; then
+	head -n "$BENCH_LIMIT" "$list" >"$list.part" && mv "$list.part" "$list"
+fi
+mapfile -t files <"$list"
+bytes=$(cat "${files[@]}" | wc -c)
+# Read every file once so that no tool pays for the first read from disk.
+cat "${files[@]}" >/dev/null
+
+echo "machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(sed -n 's/^model name\s*: //p' /proc/cpuinfo | head -1)"
+echo "system:  $(. /etc/os-release && echo "$PRETTY_NAME"), Linux $(uname -r), load $(cut -d' ' -f1 /proc/loadavg)"
+echo "set:     ${#files[@]} ELF files, $((bytes / 1048576)) MiB (/usr/bin, /usr/lib/$multiarch/*.so*)"
+echo "portabin: $("$portabin" --version 2>/dev/null || echo "$portabin")"
+echo
+
+# measure NAME COMMAND...: one run under GNU time; appends "NAME seconds maxrss-KiB exit" to $times.
+measure() {
+	local name=$1
+	shift
+	echo "bench/check: $name" >&2
+	local code=0
+	/usr/bin/time -f '%e %M %x' -o "$times.one" "$@" "${files[@]}" >/dev/null 2>"$times.err" || code=$?
+	# The tools' own exit codes are reported, not fatal: check exits 1 when a file is not portable.
+	# GNU time writes "Command exited with non-zero status N" first when the tool fails.
+	read -r secs rss status < <(tail -n 1 "$times.one")
+	echo "$name $secs $rss $status" >>"$times"
+	rm -f "$times.one" "$times.err"
+}
+
+measure "portabin check --json" "$portabin" check --json
+measure "file" file
+measure "readelf -a" readelf -a -W
+measure "scanelf -a" scanelf -a
+measure "lddtree" lddtree
+
+awk -v n="${#files[@]}" '
+	NR == 1 { pt = $(NF-2); pr = $(NF-1) }
+	{ name = $1; for (i = 2; i <= NF - 3; i++) name = name " " $i
+	  secs[NR] = $(NF-2); rss[NR] = $(NF-1); code[NR] = $NF; names[NR] = name }
+	END {
+		printf "%-22s %9s %10s %12s %6s %10s %10s\n", "tool", "wall s", "files/s", "peak RSS MiB", "exit", "time ×", "RSS ×"
+		for (i = 1; i <= NR; i++) {
+			fps = secs[i] > 0 ? n / secs[i] : 0
+			tr = i == 1 ? "-" : (secs[i] > 0 ? sprintf("%.2f", pt / secs[i]) : "inf")
+			rr = i == 1 ? "-" : sprintf("%.2f", pr / rss[i])
+			printf "%-22s %9.2f %10.0f %12.1f %6s %10s %10s\n", names[i], secs[i], fps, rss[i] / 1024, code[i], tr, rr
+		}
+		print ""
+		print "time × and RSS × are portabin check divided by the tool: below 1, portabin is faster or smaller."
+	}' "$times"
