@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -180,4 +181,35 @@ func parseCommandLine(line string) (*cobra.Command, error) {
 		return nil, err
 	}
 	return cmd, nil
+}
+
+// TestDocLinks: the relative links of the pages this package's tests keep lead to files that exist.
+func TestDocLinks(t *testing.T) {
+	pages, err := filepath.Glob(filepath.Join(repoRoot, "docs", "cli", "*.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pages = append(pages, filepath.Join(repoRoot, "docs", "getting-started.md"), filepath.Join(repoRoot, "docs", "ci.md"))
+	link := regexp.MustCompile(`\]\(([^)#\s]+)(#[^)]*)?\)`)
+	checked := 0
+	for _, page := range pages {
+		data, err := os.ReadFile(page)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range link.FindAllStringSubmatch(string(data), -1) {
+			target := m[1]
+			if strings.Contains(target, "://") {
+				continue
+			}
+			checked++
+			if _, err := os.Stat(filepath.Join(filepath.Dir(page), target)); err != nil {
+				rel, _ := filepath.Rel(repoRoot, page)
+				t.Errorf("%s links to %s, which does not exist", rel, target)
+			}
+		}
+	}
+	if checked == 0 {
+		t.Error("no links found: the pattern is wrong")
+	}
 }
