@@ -73,6 +73,8 @@ type Outcome struct {
 	// when the runner cannot tell (the calls were still refused).
 	ENOSYS   []seccomp.Call
 	Recorded bool
+	// Missing lists files the program looked for and its root lacks, where the runner traces opens.
+	Missing []seccomp.MissingFile
 }
 
 // Runner runs one cell. Implementations: the native sandbox and container engines.
@@ -117,8 +119,11 @@ type Cell struct {
 	StdoutDiff string         `json:"stdout_diff,omitempty"`
 	ENOSYS     []seccomp.Call `json:"enosys,omitempty"`
 	// ENOSYSRecorded is false when the runner refused calls without saying which.
-	ENOSYSRecorded bool    `json:"enosys_recorded"`
-	Seconds        float64 `json:"seconds"`
+	ENOSYSRecorded bool `json:"enosys_recorded"`
+	// MissingFiles are files the program tried to open or execute that the root lacks (traced
+	// only by the native runner with an emulated kernel): hints for a failure, not failures.
+	MissingFiles []seccomp.MissingFile `json:"missing_files,omitempty"`
+	Seconds      float64               `json:"seconds"`
 }
 
 // Result is every cell of one executable's matrix.
@@ -287,6 +292,7 @@ func judge(cell *Cell, c Case, out Outcome) {
 	cell.Stderr = string(out.Stderr)
 	cell.ENOSYS = out.ENOSYS
 	cell.ENOSYSRecorded = out.Recorded
+	cell.MissingFiles = out.Missing
 	cell.Seconds = out.Duration.Seconds()
 	switch {
 	case out.TimedOut:

@@ -40,5 +40,6 @@ func (NativeRunner) Run(ctx context.Context, job Job) (Outcome, error) {
 		Duration: res.Duration,
 		ENOSYS:   res.ENOSYS,
 		Recorded: res.ENOSYS != nil,
+		Missing:  res.Missing,
 	}, nil
 }

@@ -37,6 +37,13 @@ func (r *Result) WriteText(w io.Writer) error {
 		for _, reason := range c.Reasons {
 			fmt.Fprintf(w, "  %s\n", reason)
 		}
+		if c.Status == Fail && len(c.MissingFiles) > 0 {
+			var files []string
+			for _, m := range c.MissingFiles {
+				files = append(files, m.Path)
+			}
+			fmt.Fprintf(w, "  files it looked for and the root lacks: %s\n", strings.Join(files, ", "))
+		}
 		if c.StdoutDiff != "" {
 			fmt.Fprintf(w, "  output (- wanted, + got):\n%s", indent(c.StdoutDiff, "    "))
 		}

@@ -111,6 +111,7 @@ type cellView struct {
 	Stdout, StdoutOmitted  string
 	Stderr, StderrOmitted  string
 	ENOSYS                 string
+	Missing                string
 	Open                   bool
 }
 
@@ -287,6 +288,7 @@ func cellOf(c matrix.Cell, id string) cellView {
 	}
 	v.Duration = seconds(c.Seconds)
 	v.ENOSYS = enosysText(c)
+	v.Missing = missingText(c)
 	switch {
 	case c.TimedOut:
 		v.Exit = "timed out, killed"

@@ -104,6 +104,7 @@ func sample() *Report {
 					c.Stderr = "fstat-tool: statx: Function not implemented\n\x1b[31m<script>alert(\"stderr\")</script>\x1b[0m\n"
 					c.StdoutDiff = matrix.Diff(want, c.Stdout)
 					c.ENOSYS = []seccomp.Call{{Name: "statx", Number: 332, Arch: "x86_64", Since: "4.11", Count: 2}}
+					c.MissingFiles = []seccomp.MissingFile{{Path: "/etc/fstat-tool.conf", Call: "openat", Count: 2}}
 					c.Reasons = []string{"exit code 1, want 0", "standard output differs from the expected output",
 						"the emulated kernel answered ENOSYS to [statx]"}
 				default:

@@ -65,7 +65,22 @@ func problemText(c matrix.Cell) string {
 	if c.ENOSYSRecorded && len(c.ENOSYS) > 0 {
 		b.WriteString("\nanswered ENOSYS: " + enosysText(c) + "\n")
 	}
+	if len(c.MissingFiles) > 0 {
+		b.WriteString("\nfiles it looked for and the root lacks: " + missingText(c) + "\n")
+	}
 	return b.String()
+}
+
+// missingText lists the files a cell's program did not find, e.g. "/etc/app.conf (openat) ×2".
+func missingText(c matrix.Cell) string {
+	parts := make([]string, len(c.MissingFiles))
+	for i, m := range c.MissingFiles {
+		parts[i] = m.Path + " (" + m.Call + ")"
+		if m.Count > 1 {
+			parts[i] += fmt.Sprintf(" ×%d", m.Count)
+		}
+	}
+	return strings.Join(parts, ", ")
 }
 
 // kernelMinimum is "3.2 (ABI tag)": the oldest kernel check allows and what decides it.

@@ -25,6 +25,11 @@ func installFilter(cfg execConfig) error {
 	if err != nil {
 		return err
 	}
+	if cfg.TraceOpens {
+		if err := f.TraceOpens(); err != nil {
+			return err
+		}
+	}
 	listener, err := f.Install()
 	if err != nil {
 		return err

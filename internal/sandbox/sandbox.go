@@ -143,6 +143,10 @@ type Result struct {
 	ENOSYS []seccomp.Call
 	// UnameFaked counts the uname calls answered with the emulated kernel.
 	UnameFaked int
+	// Missing lists the files the program tried to open or execute that its root lacks; it is
+	// recorded only with an emulated kernel (the filter's supervisor sees the opens), not
+	// under qemu.
+	Missing []seccomp.MissingFile
 }
 
 // useOverlay is false only in tests, which cover the fallback for hosts that refuse overlayfs.
@@ -186,6 +190,8 @@ type execConfig struct {
 	Arch       string
 	Kernel     *syscalls.Version
 	FilterMode seccomp.Mode
+	// TraceOpens makes the filter report the files the program fails to find.
+	TraceOpens bool
 }
 
 // status is init's last word to Run.
@@ -235,6 +241,14 @@ func Run(ctx context.Context, spec Spec) (Result, error) {
 			return Result{}, fmt.Errorf("making the seccomp filter for Linux %s: %w", spec.Kernel, err)
 		}
 		filter.Hostname = Hostname
+		// With a supervisor at hand, it also notes the files the program looked for and did not
+		// find. Not under qemu, whose own start-up probes would drown the program's.
+		if cfg.Exec.FilterMode == seccomp.Notify && spec.QEMU == "" {
+			if err := filter.TraceOpens(); err != nil {
+				return Result{}, err
+			}
+			cfg.Exec.TraceOpens = true
+		}
 		if cfg.Exec.FilterMode == seccomp.Notify {
 			sockOuter, sockInner, err = socketPair()
 			if err != nil {
@@ -297,7 +311,7 @@ func Run(ctx context.Context, spec Spec) (Result, error) {
 		if rep.Err != nil {
 			return res, fmt.Errorf("emulating Linux %s: %w", spec.Kernel, rep.Err)
 		}
-		res.ENOSYS, res.UnameFaked = rep.ENOSYS, rep.UnameFaked
+		res.ENOSYS, res.UnameFaked, res.Missing = rep.ENOSYS, rep.UnameFaked, rep.Missing
 		if res.ENOSYS == nil {
 			res.ENOSYS = []seccomp.Call{}
 		}
