@@ -14,6 +14,7 @@ import (
 	"github.com/portabin/portabin/internal/check"
 	"github.com/portabin/portabin/internal/image"
 	"github.com/portabin/portabin/internal/kernels"
+	"github.com/portabin/portabin/internal/malloc"
 	"github.com/portabin/portabin/internal/target"
 )
 
@@ -21,7 +22,6 @@ import (
 var (
 	toolchains = []string{"zig", "container", "musl-gcc"}
 	systems    = []buildsys.Kind{buildsys.CMake, buildsys.Meson, buildsys.Autotools, buildsys.Make, buildsys.Sources}
-	mallocs    = []string{"mimalloc"}
 	runners    = []string{"native", "podman", "docker"}
 )
 
@@ -91,8 +91,8 @@ func (l *loader) build(raw fileBuild) Build {
 			l.fail("build.sysroot", "", "%s is not a folder", raw.Sysroot)
 		}
 	}
-	if raw.Malloc != "" && !slices.Contains(mallocs, raw.Malloc) {
-		l.fail("build.malloc", "", "unknown allocator %q: want %s, or leave it out for musl's own", raw.Malloc, oneOf(mallocs))
+	if raw.Malloc != "" && !slices.Contains(malloc.Names, raw.Malloc) {
+		l.fail("build.malloc", "", "unknown allocator %q: want %s, or leave it out for musl's own", raw.Malloc, oneOf(malloc.Names))
 	}
 	return b
 }
