@@ -30,6 +30,9 @@ var x86Arch = &arch{
 
 // decodeX86 decodes one instruction in 64-bit mode.
 func decodeX86(code []byte, pc uint64, use func(string)) (int, bool) {
+	if n, ok := plainX86Length(code); ok {
+		return n, true
+	}
 	if n := x86asmGap(code); n > 0 {
 		if code[0] == 0xc4 || code[0] == 0xc5 {
 			use("avx")
