@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -50,7 +51,7 @@ differently elsewhere. Exit 0 when every file meets the requirements, 1 when one
 			if err != nil {
 				return err
 			}
-			return runCheck(stdout, stderr, paths, req, f)
+			return runCheck(cmd.Context(), stdout, stderr, paths, req, f)
 		},
 	}
 	fl := cmd.Flags()
@@ -119,10 +120,13 @@ func isELF(path string) bool {
 	return err == nil && string(magic) == "\x7fELF"
 }
 
-func runCheck(stdout, stderr io.Writer, paths []string, req check.Requirements, f checkFlags) error {
+func runCheck(ctx context.Context, stdout, stderr io.Writer, paths []string, req check.Requirements, f checkFlags) error {
 	var reports []*check.Report
 	bad, failed := 0, 0
 	for _, path := range paths {
+		if err := ctx.Err(); err != nil {
+			return err // interrupted: stop between files (a large one takes seconds)
+		}
 		rep, err := check.File(path, req)
 		if err != nil {
 			bad++
