@@ -82,7 +82,7 @@ Exit 0 when every cell passes, 1 when one fails or cannot run, 2 on bad input.`,
 	fl.StringSliceVar(&f.on, "on", []string{"scratch"}, "root filesystems: scratch, dir:PATH, tar:PATH, oci:REF or an image reference; NAME=ROOT names one")
 	fl.StringSliceVar(&f.kernels, "kernel", []string{"host"}, "kernels: host, a version such as 2.6.32, or a name such as rhel6")
 	fl.StringVar(&f.expectFile, "expect-stdout", "", "the exact standard output wanted, from this file")
-	fl.StringVar(&f.expectRegex, "expect-stdout-regex", "", "a regular expression the standard output must match")
+	fl.StringVar(&f.expectRegex, "expect-stdout-regex", "", "a regular expression the standard output must match (^ and $ match at each line)")
 	fl.IntVar(&f.expectExit, "expect-exit", 0, "the exit code wanted")
 	fl.StringVar(&f.stdinFile, "stdin", "", "give the program this file on standard input")
 	fl.StringArrayVar(&f.env, "env", nil, "set K=V in the program's environment (repeatable)")

@@ -29,7 +29,8 @@ type Case struct {
 	Env []string
 	// ExpectStdout, when not nil, is the exact standard output wanted.
 	ExpectStdout []byte
-	// ExpectStdoutRegex, when not nil, must match the standard output.
+	// ExpectStdoutRegex, when not nil, must match the standard output; ^ and $ match at the
+	// start and end of each line.
 	ExpectStdoutRegex *regexp.Regexp
 	ExpectExit        int
 	Timeout           time.Duration
@@ -283,6 +284,12 @@ func runCell(ctx context.Context, p Plan, runner Runner, rr *resolvedRoot, spec 
 	return cell
 }
 
+// multiline makes ^ and $ match at line boundaries, as in testscript's stdout: output ends in
+// a newline, before which Go's $ would not match otherwise.
+func multiline(re *regexp.Regexp) *regexp.Regexp {
+	return regexp.MustCompile("(?m)" + re.String())
+}
+
 // judge compares what the program did with what the case wants.
 func judge(cell *Cell, c Case, out Outcome) {
 	cell.ExitCode = out.ExitCode
@@ -306,7 +313,7 @@ func judge(cell *Cell, c Case, out Outcome) {
 		cell.Reasons = append(cell.Reasons, "standard output differs from the expected output")
 		cell.StdoutDiff = Diff(string(c.ExpectStdout), string(out.Stdout))
 	}
-	if c.ExpectStdoutRegex != nil && !c.ExpectStdoutRegex.Match(out.Stdout) {
+	if c.ExpectStdoutRegex != nil && !multiline(c.ExpectStdoutRegex).Match(out.Stdout) {
 		cell.Reasons = append(cell.Reasons, fmt.Sprintf("standard output does not match /%s/", c.ExpectStdoutRegex))
 	}
 	if len(cell.Reasons) == 0 {

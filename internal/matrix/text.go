@@ -90,11 +90,10 @@ func (r *Result) summary(root, kernel string) string {
 			return "error"
 		}
 	}
-	s := fmt.Sprintf("%d/%d pass", pass, pass+fail+errs)
 	if fail+errs > 0 {
-		s = strings.ToUpper(s)
+		return fmt.Sprintf("FAIL (%d/%d pass)", pass, pass+fail+errs)
 	}
-	return s
+	return fmt.Sprintf("%d/%d pass", pass, pass+fail+errs)
 }
 
 func indent(s, prefix string) string {
