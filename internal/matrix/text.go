@@ -90,8 +90,11 @@ func (r *Result) summary(root, kernel string) string {
 			return "error"
 		}
 	}
-	if fail+errs > 0 {
+	switch {
+	case fail > 0:
 		return fmt.Sprintf("FAIL (%d/%d pass)", pass, pass+fail+errs)
+	case errs > 0:
+		return fmt.Sprintf("error (%d/%d pass)", pass, pass+fail+errs)
 	}
 	return fmt.Sprintf("%d/%d pass", pass, pass+fail+errs)
 }

@@ -127,8 +127,17 @@ func startExecStage(withSocket bool) (*execStage, error) {
 	if err != nil {
 		return nil, fmt.Errorf("starting the program's stage: %w", err)
 	}
+	// The stage says it is running before the root is built: a dynamically linked portabin
+	// loads its libraries after execve returns, and they must come from the host's files.
+	ready := make([]byte, 1)
+	if n, _ := errR.Read(ready); n != 1 || ready[0] != stageReady {
+		return nil, fmt.Errorf("starting the program's stage: it ended before it was ready")
+	}
 	return &execStage{pid: pid, configW: configW, errR: errR}, nil
 }
+
+// stageReady is the exec stage's first byte to init.
+const stageReady = '+'
 
 // run sends the exec stage its configuration and returns what it said before it exec'd the
 // program: "" when exec succeeded, else "setup: ..." or "exec: ...".
@@ -194,6 +203,9 @@ func reap(main int, signals chan os.Signal) (unix.WaitStatus, bool) {
 func execMain() int {
 	errW := os.NewFile(fdStatus, "errors")
 	unix.CloseOnExec(fdStatus)
+	if _, err := errW.Write([]byte{stageReady}); err != nil {
+		return 127
+	}
 	fail := func(kind string, err error) int {
 		fmt.Fprintf(errW, "%s: %v", kind, err)
 		return 127
