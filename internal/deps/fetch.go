@@ -52,7 +52,7 @@ func (f *Fetcher) Fetch(ctx context.Context, p Package) (string, error) {
 	if f.offline() {
 		return f.fromFolder(p, dir)
 	}
-	var errs []error
+	var errs []string
 	for _, s := range p.Version.Sources {
 		url := s.URL
 		if f.Sources != "" {
@@ -66,13 +66,13 @@ func (f *Fetcher) Fetch(ctx context.Context, p Package) (string, error) {
 		if errors.As(err, &ue) || ctx.Err() != nil {
 			return "", err // a sha256 mismatch is not retried elsewhere: someone must look
 		}
-		errs = append(errs, err)
+		errs = append(errs, err.Error())
 		if f.Sources != "" {
 			break // a mirror has it under the first name or not at all
 		}
 	}
 	e := uerr.Env(fmt.Sprintf("download %s and give its folder with --sources DIR (or PORTABIN_SOURCES)", p.Version.Sources[0].URL),
-		"fetching %s: %v", p.ID(), errors.Join(errs...))
+		"fetching the source: %s", strings.Join(errs, "; "))
 	return "", e
 }
 
@@ -91,7 +91,7 @@ func (f *Fetcher) fromFolder(p Package, dir string) (string, error) {
 	}
 	s := p.Version.Sources[0]
 	return "", uerr.Usage(fmt.Sprintf("download %s (sha256 %s) into %s", s.URL, s.SHA256, f.Sources),
-		"%s: no source tarball in %s (offline: --sources is a folder)", p.ID(), f.Sources)
+		"no source tarball in %s (offline: --sources is a folder)", f.Sources)
 }
 
 // hashFolder maps the sha256 of every tarball below dir (three levels: Debian's

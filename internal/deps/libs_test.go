@@ -1,0 +1,251 @@
+package deps_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/portabin/portabin/internal/build"
+	"github.com/portabin/portabin/internal/cache"
+	"github.com/portabin/portabin/internal/target"
+	"github.com/portabin/portabin/internal/toolchain"
+)
+
+// The library tests build small programs that use each library for real, with portabin's
+// build against the dependency sysroot, and run them. The dependency builds are slow the first
+// time (OpenSSL: minutes), so their cache lives in $PORTABIN_TEST_CACHE/deps-cache, keyed by
+// content like any portabin cache, and the real upstream tarballs come from Debian's source
+// packages (scripts/fetch-sources.sh -d).
+
+var (
+	exeOnce sync.Once
+	exePath string
+	exeErr  error
+)
+
+// portabinExe builds the portabin executable that the compiler wrappers run.
+func portabinExe(t *testing.T) string {
+	t.Helper()
+	exeOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "portabin-deps-test-")
+		if err != nil {
+			exeErr = err
+			return
+		}
+		exePath = filepath.Join(dir, "portabin")
+		cmd := exec.Command("go", "build", "-o", exePath, "./cmd/portabin")
+		cmd.Dir = filepath.Join("..", "..")
+		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			exeErr = fmt.Errorf("go build: %v\n%s", err, out)
+		}
+	})
+	if exeErr != nil {
+		t.Fatal(exeErr)
+	}
+	return exePath
+}
+
+func testCacheDir() string {
+	if d := os.Getenv("PORTABIN_TEST_CACHE"); d != "" {
+		return d
+	}
+	home, _ := os.UserHomeDir()
+	return filepath.Join(home, ".cache", "portabin-test")
+}
+
+// debianSources maps each recipe to its Debian bookworm source package.
+var debianSources = map[string]string{
+	"zlib": "zlib", "bzip2": "bzip2", "xz": "xz-utils", "zstd": "libzstd", "libpng": "libpng1.6",
+	"sqlite3": "sqlite3", "openssl": "openssl", "curl": "curl", "libevent": "libevent",
+	"ncurses": "ncurses", "pcre2": "pcre2",
+}
+
+// setup points portabin's cache at the test cache (sharing zig with the user's cache) and
+// returns the folder of source tarballs, fetched if needed.
+func setup(t *testing.T, libs ...string) string {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("builds libraries from source")
+	}
+	var shared []string
+	for _, name := range []string{"toolchains", "zig-cache", "runtime-stamps"} {
+		dir, err := cache.Sub(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		shared = append(shared, dir)
+	}
+	depsCache := filepath.Join(testCacheDir(), "deps-cache")
+	if err := os.MkdirAll(depsCache, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, dir := range shared {
+		link := filepath.Join(depsCache, filepath.Base(dir))
+		if _, err := os.Lstat(link); err != nil {
+			if err := os.Symlink(dir, link); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	t.Setenv("PORTABIN_CACHE", depsCache)
+	args := []string{"-d"}
+	for _, l := range libs {
+		args = append(args, debianSources[l])
+	}
+	cmd := exec.Command(filepath.Join("..", "..", "scripts", "fetch-sources.sh"), args...)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Run(); err != nil {
+		var exit *exec.ExitError
+		if errors.As(err, &exit) && exit.ExitCode() == 3 {
+			t.Skipf("the Debian sources cannot be had here: %s", stderr.String())
+		}
+		t.Fatalf("fetch-sources: %v\n%s", err, stderr.String())
+	}
+	return filepath.Join(testCacheDir(), "sources")
+}
+
+// buildProject builds a copy of testdata/name against deps and returns the executables by name.
+func buildProject(t *testing.T, name string, tg target.Target, deps map[string]string, sources string) map[string]string {
+	t.Helper()
+	dir := filepath.Join(t.TempDir(), name)
+	if err := os.CopyFS(dir, os.DirFS(filepath.Join("testdata", name))); err != nil {
+		t.Fatal(err)
+	}
+	results, err := build.Run(context.Background(), build.Options{
+		Dir: dir, Out: filepath.Join(t.TempDir(), "dist"), Targets: []target.Target{tg}, Jobs: 2,
+		Toolchain: toolchain.NewZig(toolchain.ZigOptions{}), Self: portabinExe(t),
+		Deps: deps, Sources: sources,
+	})
+	if err != nil {
+		t.Fatalf("building %s for %s: %v", name, tg.Name, err)
+	}
+	exes := map[string]string{}
+	for _, r := range results {
+		for _, o := range r.Outputs {
+			exes[filepath.Base(o.Path)] = o.Path
+		}
+	}
+	return exes
+}
+
+// run runs a built executable, under qemu-user for a foreign target.
+func run(t *testing.T, tg target.Target, env []string, exe string, args ...string) string {
+	t.Helper()
+	if !tg.IsHost() {
+		qemu, err := exec.LookPath(tg.QEMU)
+		if err != nil {
+			t.Skipf("%s not installed", tg.QEMU)
+		}
+		args = append([]string{exe}, args...)
+		exe = qemu
+	}
+	cmd := exec.Command(exe, args...)
+	cmd.Env = append(os.Environ(), env...)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("%s: %v\n%s", filepath.Base(exe), err, out)
+	}
+	return strings.TrimSpace(string(out))
+}
+
+func mustTarget(t *testing.T, name string) target.Target {
+	tg, err := target.Parse(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tg
+}
+
+// TestLibraries proves every recipe on x86_64: one folder of programs, each using one library.
+func TestLibraries(t *testing.T) {
+	libs := []string{"zlib", "bzip2", "xz", "zstd", "pcre2", "libevent", "ncurses"}
+	sources := setup(t, libs...)
+	deps := map[string]string{}
+	for _, l := range libs {
+		deps[l] = ""
+	}
+	tg := mustTarget(t, "x86_64")
+	exes := buildProject(t, "programs", tg, deps, sources)
+
+	terminfo := ""
+	for _, dir := range []string{"/usr/share/terminfo", "/lib/terminfo"} {
+		if _, err := os.Stat(filepath.Join(dir, "x", "xterm")); err == nil {
+			terminfo = dir
+		}
+	}
+	for _, tc := range []struct {
+		exe, want string
+		env       []string
+	}{
+		{"zlib_roundtrip", "zlib 1.2.13: 4096 -> ", nil},
+		{"bzip2_roundtrip", "bzip2 1.0.8, 13-Jul-2019: 10000 -> ", nil},
+		{"xz_roundtrip", "xz 5.4.1: 10000 -> ", nil},
+		{"zstd_roundtrip", "zstd 1.5.4: 10000 -> ", nil},
+		{"pcre2_match", "pcre2: user=portabin host=example", nil},
+		{"libevent_timer", "libevent 2.1.12-stable (epoll): timer fired 3 times", nil},
+		{"ncurses_terminfo", "ncurses ncurses 6.4.20221231: xterm clear = ^[ [ H ^[ [ 2 J, 80 columns", []string{"TERMINFO=" + terminfo}},
+	} {
+		t.Run(tc.exe, func(t *testing.T) {
+			if tc.exe == "ncurses_terminfo" && terminfo == "" {
+				t.Skip("no xterm entry in /usr/share/terminfo or /lib/terminfo (ncurses-base)")
+			}
+			exe, ok := exes[tc.exe]
+			if !ok {
+				t.Fatalf("no executable %s among %v", tc.exe, exes)
+			}
+			if got := run(t, tg, tc.env, exe); !strings.HasPrefix(got, tc.want) {
+				t.Errorf("got %q, want %q...", got, tc.want)
+			}
+		})
+	}
+}
+
+// TestPkgConfig builds a Makefile that asks pkg-config --static for libpng (which needs zlib)
+// and pcre2.
+func TestPkgConfig(t *testing.T) {
+	sources := setup(t, "libpng", "zlib", "pcre2")
+	tg := mustTarget(t, "x86_64")
+	exes := buildProject(t, "pkgconfig", tg, map[string]string{"libpng": "1.6", "pcre2": "10"}, sources)
+	got := run(t, tg, nil, exes["pngrw"], filepath.Join(t.TempDir(), "out.png"))
+	if want := "libpng 1.6.39: 3x2 image written and read back; name ends in .png: yes"; got != want {
+		t.Errorf("got %q, want %q", got, want)
+	}
+}
+
+// TestFetchStore is the example project's set (curl with OpenSSL and zlib, SQLite) found by
+// CMake's find_package: an HTTPS page from a local server with a test CA, stored in SQLite and
+// read back, on x86_64 and, under qemu-user, aarch64.
+func TestFetchStore(t *testing.T) {
+	sources := setup(t, "curl", "openssl", "zlib", "sqlite3")
+	page := "hello from a TLS server"
+	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprint(w, page)
+	}))
+	defer srv.Close()
+	ca := filepath.Join(t.TempDir(), "ca.pem")
+	if err := os.WriteFile(ca, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw}), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"x86_64", "aarch64"} {
+		t.Run(name, func(t *testing.T) {
+			tg := mustTarget(t, name)
+			exes := buildProject(t, "cmake", tg, map[string]string{"curl": "7.88.1", "sqlite3": "3", "zlib": "1.2"}, sources)
+			got := run(t, tg, nil, exes["fetchstore"], srv.URL+"/page", ca, filepath.Join(t.TempDir(), "pages.db"))
+			if want := page + " (crc32 "; !strings.HasPrefix(got, want) || !strings.Contains(got, "via curl 7.88.1, sqlite 3.40.1") {
+				t.Errorf("got %q", got)
+			}
+		})
+	}
+}
