@@ -106,6 +106,11 @@ go to the project's configure step (cmake -D..., meson -D..., ./configure --...)
 	fl.StringVar(&f.system, "system", "", "build system: cmake, meson, autotools, make or sources (default: detected)")
 	fl.StringArrayVar(&f.env, "env", nil, "set K=V for the build system's commands (repeatable)")
 	fl.StringArrayVar(&f.exes, "executable", nil, "ship only the executables with this name or glob (repeatable; default: all the build linked)")
+	completeFlag(cmd, "target", target.Names()...)
+	completeFlag(cmd, "toolchain", "zig", "container", "musl-gcc")
+	completeFlag(cmd, "engine", "podman", "docker")
+	completeFlag(cmd, "system", "cmake", "meson", "autotools", "make", "sources")
+	completeFlag(cmd, "malloc", malloc.Names...)
 	fl.StringVar(&f.image, "image", "", "builder image for --toolchain container (default: alpine with build-base, cmake, meson)")
 	return cmd
 }

@@ -27,8 +27,8 @@ var cacheKinds = []struct {
 	{"runtime-stamps", "which zig runtimes are built", false},
 	{"builds", "build folders of projects, one per project and target", true},
 	{"images", "root filesystems pulled for `portabin test`, by digest", false},
-	{"deps", "static dependency builds, per target", false},
-	{"sources", "downloaded source tarballs, by sha256", false},
+	{"deps", "dependency sources (by sha256), builds and sysroots, per target", false},
+	{"malloc", "allocators built per target (--malloc)", false},
 	{"seccomp-profiles", "kernel-emulation profiles for container runners", true},
 }
 
@@ -126,6 +126,9 @@ empties the cache.`,
 		},
 	}
 	cmd.Flags().BoolVar(&all, "all", false, "remove everything in the cache")
+	for _, k := range cacheKinds {
+		cmd.ValidArgs = append(cmd.ValidArgs, k.name)
+	}
 	return cmd
 }
 

@@ -58,6 +58,7 @@ differently elsewhere. Exit 0 when every file meets the requirements, 1 when one
 	fl.BoolVar(&f.json, "json", false, "print the reports as JSON (schema "+check.Schema+")")
 	fl.BoolVarP(&f.recursive, "recursive", "r", false, "check the ELF files below folders")
 	fl.StringVar(&f.requireKernel, "require-kernel", "", "fail files that need a newer Linux than this: a version (2.6.32) or a name (rhel6)")
+	completeFlag(cmd, "require-kernel", kernelNames()...)
 	fl.StringVar(&f.requireISA, "require-isa", "", "fail files that need more than this CPU level, e.g. x86-64-v2")
 	fl.BoolVar(&f.allowDynamic, "allow-dynamic", false, "accept dynamically linked files")
 	return cmd

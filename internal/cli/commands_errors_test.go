@@ -72,6 +72,9 @@ func TestCommandExitCodes(t *testing.T) {
 		{name: "init not a project", args: []string{"init", "proj"}, files: map[string]string{"proj/README": "hi\n"},
 			code: uerr.ExitUsage, message: []string{"is not a project"}},
 
+		{name: "completion unknown shell", args: []string{"completion", "tcsh"}, code: uerr.ExitUsage,
+			message: []string{`unknown command "tcsh"`}},
+
 		{name: "cache prune unknown kind", args: []string{"cache", "prune", "nothing"}, code: uerr.ExitUsage,
 			message: []string{`no "nothing" in the cache`}},
 	}

@@ -5,6 +5,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -109,4 +110,30 @@ func quoteWords(words []string) string {
 		quoted[i] = "'" + w + "'"
 	}
 	return strings.Join(quoted, " ")
+}
+
+// TestCompletionValues: flags whose values portabin knows complete to them.
+func TestCompletionValues(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want []string
+	}{
+		{[]string{"test", "x", "--kernel", ""}, []string{"host", "rhel5", "ubuntu14.04"}},
+		{[]string{"test", "x", "--runner", ""}, []string{"native", "podman", "docker"}},
+		{[]string{"test", "x", "--on", ""}, []string{"scratch", "dir:", "tar:", "oci:"}},
+		{[]string{"build", "--target", ""}, []string{"x86_64-linux-musl", "aarch64-linux-musl"}},
+		{[]string{"check", "--require-kernel", ""}, []string{"rhel6"}},
+		{[]string{"cache", "prune", ""}, []string{"builds", "images", "deps"}},
+	} {
+		stdout, _, code, _ := runPortabin(t, t.TempDir(), errorEnv(), append([]string{"__complete"}, tc.args...)...)
+		if code != 0 {
+			t.Errorf("__complete %q: exit %d", tc.args, code)
+		}
+		lines := strings.Split(stdout, "\n")
+		for _, w := range tc.want {
+			if !slices.Contains(lines, w) {
+				t.Errorf("__complete %q does not offer %q:\n%s", tc.args, w, stdout)
+			}
+		}
+	}
 }

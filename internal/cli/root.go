@@ -11,6 +11,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/portabin/portabin/internal/kernels"
 	"github.com/portabin/portabin/internal/logs"
 	"github.com/portabin/portabin/internal/uerr"
 )
@@ -71,8 +72,28 @@ into fully static executables against musl, for x86_64, aarch64 and more.`,
 	for _, tool := range wrapperTools {
 		root.AddCommand(newWrapperCommand(tool, stderr))
 	}
+	// cobra's completion command prints help for any argument and exits 0; an unknown shell
+	// should be bad input.
+	root.InitDefaultCompletionCmd()
+	for _, c := range root.Commands() {
+		if c.Name() == "completion" {
+			c.Args = cobra.NoArgs
+			c.RunE = func(cmd *cobra.Command, args []string) error { return cmd.Help() }
+			c.Example = `  portabin completion bash
+  portabin completion zsh
+  portabin completion fish`
+		}
+	}
 	return root
 }
+
+// completeFlag makes the shell complete flag's values from values, and nothing else.
+func completeFlag(cmd *cobra.Command, flag string, values ...string) {
+	_ = cmd.RegisterFlagCompletionFunc(flag, cobra.FixedCompletions(values, cobra.ShellCompDirectiveNoFileComp))
+}
+
+// kernelNames are what --kernel and --require-kernel complete to.
+func kernelNames() []string { return append([]string{"host"}, kernels.Names()...) }
 
 // reportError prints err in portabin's voice: one line, then the tool's own output, then a hint.
 func reportError(ctx context.Context, err error, stderr io.Writer) int {

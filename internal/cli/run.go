@@ -63,6 +63,10 @@ Exit 0 when everything passes, 1 when a check or a cell fails, 2 on bad input.`,
 	fl.StringVarP(&f.out, "out", "o", "", "folder for executables and reports instead of [build] out")
 	fl.BoolVar(&f.offline, "offline", false, "never pull images: only the cache serves")
 	fl.BoolVar(&f.refresh, "refresh", false, "look image tags up in the registry again instead of using the cached digest")
+	completeFlag(cmd, "target", target.Names()...)
+	completeFlag(cmd, "kernel", kernelNames()...)
+	completeFlag(cmd, "runner", "native", "podman", "docker")
+	_ = cmd.RegisterFlagCompletionFunc("on", completeRoot)
 	return cmd
 }
 

@@ -94,7 +94,18 @@ Exit 0 when every cell passes, 1 when one fails or cannot run, 2 on bad input.`,
 	fl.BoolVar(&f.offline, "offline", false, "never pull images: only the cache serves")
 	fl.BoolVar(&f.refresh, "refresh", false, "look image tags up in the registry again instead of using the cached digest")
 	fl.BoolVar(&f.json, "json", false, "print the results as JSON (schema "+matrix.Schema+") instead of the grid")
+	completeFlag(cmd, "kernel", kernelNames()...)
+	completeFlag(cmd, "runner", "native", "podman", "docker")
+	_ = cmd.RegisterFlagCompletionFunc("on", completeRoot)
 	return cmd
+}
+
+// completeRoot offers the kinds of root; after dir: and tar: the shell completes paths.
+func completeRoot(cmd *cobra.Command, args []string, toComplete string) ([]string, cobra.ShellCompDirective) {
+	if strings.HasPrefix(toComplete, "dir:") || strings.HasPrefix(toComplete, "tar:") {
+		return nil, cobra.ShellCompDirectiveDefault
+	}
+	return []string{"scratch", "dir:", "tar:", "oci:"}, cobra.ShellCompDirectiveNoSpace | cobra.ShellCompDirectiveNoFileComp
 }
 
 // testPlan validates the flags and turns them into a plan.
