@@ -249,3 +249,55 @@ func TestFetchStore(t *testing.T) {
 		})
 	}
 }
+
+// TestTwoProcesses runs two portabin builds that need the same new package at once: one
+// builds it, the other waits on its lock and uses the result.
+func TestTwoProcesses(t *testing.T) {
+	sources := setup(t, "zlib")
+	// A cache of its own, so that zlib is not there yet; zig is shared.
+	shared := os.Getenv("PORTABIN_CACHE")
+	fresh := t.TempDir()
+	for _, name := range []string{"toolchains", "zig-cache", "runtime-stamps"} {
+		if err := os.Symlink(filepath.Join(shared, name), filepath.Join(fresh, name)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	project := filepath.Join(t.TempDir(), "programs")
+	if err := os.MkdirAll(project, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile(filepath.Join("testdata", "programs", "zlib_roundtrip.c"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(filepath.Join(project, "zlib_roundtrip.c"), data, 0o644)
+
+	exe := portabinExe(t)
+	var wg sync.WaitGroup
+	stderr := make([]bytes.Buffer, 2)
+	errs := make([]error, 2)
+	for i := range 2 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			cmd := exec.Command(exe, "build", "--target", "x86_64", "--dep", "zlib=1.2.13", "--sources", sources,
+				"--out", filepath.Join(t.TempDir(), "dist"), project)
+			cmd.Env = append(os.Environ(), "PORTABIN_CACHE="+fresh)
+			cmd.Stderr = &stderr[i]
+			errs[i] = cmd.Run()
+		}()
+	}
+	wg.Wait()
+	built := 0
+	for i := range 2 {
+		if errs[i] != nil {
+			t.Fatalf("build %d: %v\n%s", i, errs[i], stderr[i].String())
+		}
+		if strings.Contains(stderr[i].String(), "building dependency zlib") {
+			built++
+		}
+	}
+	if built != 1 {
+		t.Errorf("zlib was built %d times by two processes, want once:\n%s\n%s", built, stderr[0].String(), stderr[1].String())
+	}
+}
