@@ -10,6 +10,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/portabin/portabin/internal/atomicfile"
 	"github.com/portabin/portabin/internal/build"
 	"github.com/portabin/portabin/internal/buildsys"
 	"github.com/portabin/portabin/internal/config"
@@ -82,31 +83,9 @@ func runInit(ctx context.Context, stdout, stderr io.Writer, dir string, targets 
 		}
 		in.Executables = outputNames(results[0].Outputs)
 	}
-	if err := writeFileAtomic(path, config.Template(in)); err != nil {
+	if err := atomicfile.Write(path, config.Template(in), 0o644); err != nil {
 		return err
 	}
 	fmt.Fprintln(stdout, relative(mustGetwd(), path))
 	return nil
-}
-
-// writeFileAtomic writes data to path through a temporary file, so that nothing half-written
-// is ever seen there.
-func writeFileAtomic(path string, data []byte) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Chmod(0o644); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
 }

@@ -11,6 +11,8 @@ import (
 	"strings"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/portabin/portabin/internal/atomicfile"
 )
 
 // store is the cache of flattened roots under Cache/images:
@@ -79,24 +81,11 @@ func (s store) record(name string, e entry) error {
 }
 
 func writeAtomic(file string, b []byte) error {
+	// The cache's folders are private: made here before atomicfile would make them 0755.
 	if err := os.MkdirAll(filepath.Dir(file), 0o700); err != nil {
 		return err
 	}
-	tmp, err := os.CreateTemp(filepath.Dir(file), ".tmp-*")
-	if err != nil {
-		return err
-	}
-	_, err = tmp.Write(b)
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp.Name(), file)
-	}
-	if err != nil {
-		os.Remove(tmp.Name())
-	}
-	return err
+	return atomicfile.Write(file, b, 0o600)
 }
 
 // ensure returns the root cached under key, making it with fill first when it is missing.

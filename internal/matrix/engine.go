@@ -9,12 +9,12 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"sync"
 	"time"
 
 	"golang.org/x/sys/unix"
 
+	"github.com/portabin/portabin/internal/atomicfile"
 	"github.com/portabin/portabin/internal/cache"
 	"github.com/portabin/portabin/internal/engine"
 	"github.com/portabin/portabin/internal/image"
@@ -214,11 +214,7 @@ func (r *EngineRunner) profile(kernel syscalls.Version) (string, error) {
 	if _, err := os.Stat(path); err == nil {
 		return path, nil
 	}
-	tmp := path + ".tmp" + strconv.Itoa(os.Getpid())
-	if err := os.WriteFile(tmp, data, 0o644); err != nil {
-		return "", err
-	}
-	return path, os.Rename(tmp, path)
+	return path, atomicfile.Write(path, data, 0o644)
 }
 
 // cappedBuffer keeps the first max bytes written and counts the rest.

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/portabin/portabin/internal/atomicfile"
 	"github.com/portabin/portabin/internal/check"
 	"github.com/portabin/portabin/internal/matrix"
 	"github.com/portabin/portabin/internal/uerr"
@@ -152,32 +153,8 @@ func WriteFile(path string, r *Report) error {
 	if err := formats[strings.ToLower(filepath.Ext(path))](&buf, r); err != nil {
 		return fmt.Errorf("writing report %s: %w", path, err)
 	}
-	if err := writeAtomic(path, buf.Bytes()); err != nil {
+	if err := atomicfile.Write(path, buf.Bytes(), 0o644); err != nil {
 		return fmt.Errorf("writing report %s: %w", path, err)
 	}
 	return nil
-}
-
-func writeAtomic(path string, data []byte) error {
-	dir := filepath.Dir(path)
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return err
-	}
-	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".*.tmp")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name()) // fails harmlessly once renamed
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Chmod(0o644); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
 }

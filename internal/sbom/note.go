@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/portabin/portabin/internal/atomicfile"
 	"github.com/portabin/portabin/internal/target"
 )
 
@@ -151,22 +152,7 @@ func (p Package) WriteObject(dir string) (string, error) {
 	if _, err := os.Stat(path); err == nil {
 		return path, nil
 	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return "", fmt.Errorf("writing the package note: %w", err)
-	}
-	tmp, err := os.CreateTemp(dir, ".package-note-*")
-	if err != nil {
-		return "", fmt.Errorf("writing the package note: %w", err)
-	}
-	_, err = tmp.Write(obj)
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp.Name(), path)
-	}
-	if err != nil {
-		os.Remove(tmp.Name())
+	if err := atomicfile.Write(path, obj, 0o644); err != nil {
 		return "", fmt.Errorf("writing the package note: %w", err)
 	}
 	return path, nil
