@@ -22,6 +22,10 @@ cd "$(dirname "$0")/../.."
 for tool in file readelf scanelf lddtree; do
 	command -v "$tool" >/dev/null || { echo "bench/check: $tool is missing (binutils, file, pax-utils)" >&2; exit 2; }
 done
+# lddtree is a Python script that needs Debian's python3-pyelftools: run it with Debian's python,
+# not whichever python3 comes first on PATH.
+lddtree=(/usr/bin/python3 "$(command -v lddtree)")
+"${lddtree[@]}" /bin/sh >/dev/null 2>&1 || { echo "bench/check: lddtree does not run: apt-get install python3-pyelftools" >&2; exit 2; }
 [ -x /usr/bin/time ] || { echo "bench/check: GNU time is missing: apt-get install time" >&2; exit 2; }
 portabin=${PORTABIN:-bin/portabin}
 if [ -z "${PORTABIN:-}" ] && [ ! -x "$portabin" ]; then
@@ -70,7 +74,7 @@ measure "portabin check --json" "$portabin" check --json
 measure "file" file
 measure "readelf -a" readelf -a -W
 measure "scanelf -a" scanelf -a
-measure "lddtree" lddtree
+measure "lddtree" "${lddtree[@]}"
 
 awk -v n="${#files[@]}" '
 	NR == 1 { pt = $(NF-2); pr = $(NF-1) }
