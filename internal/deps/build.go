@@ -143,6 +143,11 @@ func buildPackage(ctx context.Context, p Package, key string, closure []Package,
 	if _, err := os.Stat(final); err == nil {
 		return final, nil // built by whoever held the lock
 	}
+	// A build folder of this key is left by a process that died holding the lock.
+	stale, _ := filepath.Glob(filepath.Join(root, ".build-"+filepath.Base(final)+"-*"))
+	for _, dir := range stale {
+		os.RemoveAll(dir)
+	}
 	tarball, err := o.Fetcher.Fetch(ctx, p)
 	if err != nil {
 		return "", err
@@ -173,7 +178,7 @@ type recipeBuild struct {
 }
 
 func (b *recipeBuild) run(ctx context.Context, root string) (err error) {
-	b.work, err = os.MkdirTemp(root, ".build-"+b.pkg.ID()+"-")
+	b.work, err = os.MkdirTemp(root, ".build-"+filepath.Base(b.final)+"-")
 	if err != nil {
 		return err
 	}
