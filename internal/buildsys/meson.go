@@ -60,7 +60,21 @@ func mesonCrossFile(j Job) string {
 	if !j.Target.IsHost() && j.Emulator != "" {
 		fmt.Fprintf(&b, "exe_wrapper = %s\n", q(j.Emulator))
 	}
+	// Meson reads no pkg-config settings from the environment in a cross build: the
+	// dependencies' sysroot (PKG_CONFIG_LIBDIR, set by the build) goes into the cross file.
+	pkgConfigLibdir := ""
+	for _, kv := range j.Env {
+		if v, ok := strings.CutPrefix(kv, "PKG_CONFIG_LIBDIR="); ok {
+			pkgConfigLibdir = v
+		}
+	}
+	if pkgConfigLibdir != "" {
+		fmt.Fprintf(&b, "pkgconfig = 'pkg-config'\n")
+	}
 	fmt.Fprintf(&b, "\n[properties]\nneeds_exe_wrapper = %v\n", !j.Target.IsHost())
+	if pkgConfigLibdir != "" {
+		fmt.Fprintf(&b, "pkg_config_libdir = %s\n", q(pkgConfigLibdir))
+	}
 	fmt.Fprintf(&b, "\n[host_machine]\nsystem = 'linux'\ncpu_family = %s\ncpu = %s\nendian = %s\n",
 		q(j.Target.MesonCPUFamily), q(j.Target.MesonCPU), q(endian))
 	return b.String()

@@ -16,6 +16,7 @@ import (
 	"testing"
 
 	"github.com/portabin/portabin/internal/build"
+	"github.com/portabin/portabin/internal/buildsys"
 	"github.com/portabin/portabin/internal/cache"
 	"github.com/portabin/portabin/internal/target"
 	"github.com/portabin/portabin/internal/toolchain"
@@ -118,6 +119,11 @@ func setup(t *testing.T, libs ...string) string {
 
 // buildProject builds a copy of testdata/name against deps and returns the executables by name.
 func buildProject(t *testing.T, name string, tg target.Target, deps map[string]string, sources string) map[string]string {
+	return buildProjectWith(t, name, "", tg, deps, sources)
+}
+
+// buildProjectWith builds with the given build system ("" detects it).
+func buildProjectWith(t *testing.T, name string, system buildsys.Kind, tg target.Target, deps map[string]string, sources string) map[string]string {
 	t.Helper()
 	dir := filepath.Join(t.TempDir(), name)
 	if err := os.CopyFS(dir, os.DirFS(filepath.Join("testdata", name))); err != nil {
@@ -126,7 +132,7 @@ func buildProject(t *testing.T, name string, tg target.Target, deps map[string]s
 	results, err := build.Run(context.Background(), build.Options{
 		Dir: dir, Out: filepath.Join(t.TempDir(), "dist"), Targets: []target.Target{tg}, Jobs: 2,
 		Toolchain: toolchain.NewZig(toolchain.ZigOptions{}), Self: portabinExe(t),
-		Deps: deps, Sources: sources,
+		Deps: deps, Sources: sources, System: system,
 	})
 	if err != nil {
 		t.Fatalf("building %s for %s: %v", name, tg.Name, err)
@@ -213,14 +219,18 @@ func TestLibraries(t *testing.T) {
 }
 
 // TestPkgConfig builds a Makefile that asks pkg-config --static for libpng (which needs zlib)
-// and pcre2.
+// and pcre2, and the same program with Meson, which asks pkg-config too.
 func TestPkgConfig(t *testing.T) {
 	sources := setup(t, "libpng", "zlib", "pcre2")
 	tg := mustTarget(t, "x86_64")
-	exes := buildProject(t, "pkgconfig", tg, map[string]string{"libpng": "1.6", "pcre2": "10"}, sources)
-	got := run(t, tg, nil, exes["pngrw"], filepath.Join(t.TempDir(), "out.png"))
-	if want := "libpng 1.6.39: 3x2 image written and read back; name ends in .png: yes"; got != want {
-		t.Errorf("got %q, want %q", got, want)
+	for _, system := range []buildsys.Kind{buildsys.Make, buildsys.Meson} {
+		t.Run(string(system), func(t *testing.T) {
+			exes := buildProjectWith(t, "pkgconfig", system, tg, map[string]string{"libpng": "1.6", "pcre2": "10"}, sources)
+			got := run(t, tg, nil, exes["pngrw"], filepath.Join(t.TempDir(), "out.png"))
+			if want := "libpng 1.6.39: 3x2 image written and read back; name ends in .png: yes"; got != want {
+				t.Errorf("got %q, want %q", got, want)
+			}
+		})
 	}
 }
 
