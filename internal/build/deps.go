@@ -9,6 +9,7 @@ import (
 	"github.com/portabin/portabin/internal/ccwrap"
 	"github.com/portabin/portabin/internal/deps"
 	"github.com/portabin/portabin/internal/target"
+	"github.com/portabin/portabin/internal/toolchain"
 	"github.com/portabin/portabin/internal/uerr"
 )
 
@@ -54,6 +55,8 @@ func useDeps(ctx context.Context, o Options, t target.Target, buildDir string, c
 		return nil, err
 	}
 	cfg.CompileFlags = append(cfg.CompileFlags, "-I"+filepath.Join(sysroot.Dir, "include"))
+	// Where the cache is must not show in the executable's debug information.
+	cfg.CompileFlags = append(cfg.CompileFlags, toolchain.PrefixMapFlags(map[string]string{sysroot.Dir: "/portabin/sysroot"})...)
 	cfg.LinkFlags = append(cfg.LinkFlags, "-L"+filepath.Join(sysroot.Dir, "lib"))
 	cfg.LinkFlags = append(cfg.LinkFlags, libFlags(cfg.Dialect, sysroot.Libs)...)
 	job.Env = append(job.Env, "PKG_CONFIG_LIBDIR="+sysroot.PkgConfigLibdir(), "PKG_CONFIG_PATH=",

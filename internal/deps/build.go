@@ -86,7 +86,7 @@ func BuildPackages(ctx context.Context, pkgs []Package, o Options) (Sysroot, err
 		for _, d := range closure {
 			depKeys = append(depKeys, d.Name+"="+keys[d.Name])
 		}
-		key := cache.Key(append([]string{p.text, p.Version.Version, o.Target.Name, o.Toolchain.ID(),
+		key := cache.Key(append([]string{engineVersion, p.text, p.Version.Version, o.Target.Name, o.Toolchain.ID(),
 			strconv.FormatBool(o.Debug), strconv.FormatBool(o.Strip), strconv.FormatBool(o.PIE)}, depKeys...)...)
 		keys[p.Name] = key
 		dir, err := buildPackage(ctx, p, key, closure, built, o)
@@ -97,6 +97,10 @@ func BuildPackages(ctx context.Context, pkgs []Package, o Options) (Sysroot, err
 	}
 	return merge(ctx, pkgs, built, o.Target)
 }
+
+// engineVersion is part of every package key: it changes when the way packages are built
+// changes what they hold, so that older builds are not reused.
+const engineVersion = "2"
 
 // depClosure lists the packages p needs, directly or not, in build order.
 func depClosure(p Package, pkgs []Package) []Package {
@@ -223,12 +227,17 @@ func (b *recipeBuild) run(ctx context.Context, root string) (err error) {
 			return err
 		}
 	}
-	tree := filepath.Join(b.vars["destdir"], b.final)
+	tree := filepath.Join(b.vars["destdir"], b.prefix())
 	if err := b.finish(tree); err != nil {
 		return err
 	}
 	return os.Rename(tree, b.final)
 }
+
+// prefix is the folder the package is configured for. It is not where the package ends up: it
+// is installed below DESTDIR and moved into the cache. Paths that builds record (OpenSSL's
+// module folder) then do not depend on where the cache is, and neither do the archives.
+func (b *recipeBuild) prefix() string { return "/portabin/deps/" + b.pkg.ID() }
 
 // prepare sets up the toolchain and wrappers for the build and returns its environment.
 func (b *recipeBuild) prepare(ctx context.Context, src string) ([]string, error) {
@@ -236,7 +245,7 @@ func (b *recipeBuild) prepare(ctx context.Context, src string) ([]string, error)
 	cfg, err := o.Toolchain.Prepare(ctx, o.Target, toolchain.Options{
 		SourceDir: src, BuildDir: b.work, Debug: o.Debug, Strip: o.Strip, PIE: o.PIE,
 		// Where it was built must not show in the archives: two machines give the same bytes.
-		PrefixMap: map[string]string{b.work: "/portabin/deps/" + b.pkg.ID()},
+		PrefixMap: map[string]string{b.work: b.prefix() + "/build", b.depsRoot: "/portabin/deps/sysroot"},
 	})
 	if err != nil {
 		return nil, err
@@ -273,7 +282,7 @@ func (b *recipeBuild) prepare(ctx context.Context, src string) ([]string, error)
 		return nil, err
 	}
 	b.vars = map[string]string{
-		"src": src, "prefix": b.final, "destdir": filepath.Join(b.work, "dest"), "deps": b.depsRoot,
+		"src": src, "prefix": b.prefix(), "destdir": filepath.Join(b.work, "dest"), "deps": b.depsRoot,
 		"host": o.Target.GNU, "jobs": strconv.Itoa(max(o.Jobs, 1)), "toolchain": toolchainFile,
 		"version": b.pkg.Version.Version, "cc": tools.CC, "ar": tools.AR, "ranlib": tools.RANLIB,
 	}
@@ -414,7 +423,7 @@ func (b *recipeBuild) relocate(path string) error {
 		return err
 	}
 	rel := "${pcfiledir}/../.."
-	text := strings.ReplaceAll(string(data), b.final, rel)
+	text := strings.ReplaceAll(string(data), b.prefix(), rel)
 	if b.depsRoot != "" {
 		text = strings.ReplaceAll(text, b.depsRoot, rel)
 	}
