@@ -310,4 +310,29 @@ func TestTwoProcesses(t *testing.T) {
 	if built != 1 {
 		t.Errorf("zlib was built %d times by two processes, want once:\n%s\n%s", built, stderr[0].String(), stderr[1].String())
 	}
+
+	// The same package built in another cache folder has the same bytes: nothing in it
+	// depends on where the cache is.
+	again := exec.Command(exe, "build", "--target", "x86_64", "--dep", "zlib=1.2.13", "--sources", sources,
+		"--out", filepath.Join(t.TempDir(), "dist"), project)
+	again.Env = append(os.Environ(), "PORTABIN_CACHE="+shared)
+	if out, err := again.CombinedOutput(); err != nil {
+		t.Fatalf("build in the shared cache: %v\n%s", err, out)
+	}
+	fresh1, err := filepath.Glob(filepath.Join(fresh, "deps", "pkgs", "x86_64-linux-musl", "zlib-1.2.13-*", "lib", "libz.a"))
+	if err != nil || len(fresh1) != 1 {
+		t.Fatalf("zlib in the fresh cache: %v %v", fresh1, err)
+	}
+	rel, _ := filepath.Rel(fresh, fresh1[0])
+	a, err := os.ReadFile(fresh1[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(filepath.Join(shared, rel))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(a, b) {
+		t.Errorf("libz.a differs between two cache folders: %s, %s", fresh1[0], filepath.Join(shared, rel))
+	}
 }
