@@ -247,3 +247,27 @@ func TestFetchBadInput(t *testing.T) {
 		}
 	})
 }
+
+// TestDownload fetches zlib by the recipe's URLs: upstream's where there is internet, else the
+// Debian mirror's copy, the only server this project's CI reaches.
+func TestDownload(t *testing.T) {
+	t.Setenv("PORTABIN_CACHE", t.TempDir())
+	pkgs, err := Resolve(map[string]string{"zlib": "1.2.13"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	path, err := (&Fetcher{}).Fetch(context.Background(), pkgs[0])
+	if uerr.Code(err) == uerr.ExitEnvironment {
+		t.Skipf("no network: %v", err)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum, err := fileSHA256(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(path, sum) {
+		t.Errorf("%s has sha256 %s", path, sum)
+	}
+}

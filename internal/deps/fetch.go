@@ -8,11 +8,13 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/portabin/portabin/internal/cache"
 	"github.com/portabin/portabin/internal/uerr"
@@ -37,7 +39,7 @@ func (f *Fetcher) offline() bool {
 	return f.Sources != "" && !strings.HasPrefix(f.Sources, "http://") && !strings.HasPrefix(f.Sources, "https://")
 }
 
-// Fetch returns the path of a verified tarball of v, in portabin's cache.
+// Fetch returns the path of a verified tarball of p, in portabin's cache.
 func (f *Fetcher) Fetch(ctx context.Context, p Package) (string, error) {
 	dir, err := cache.Sub("deps", "sources")
 	if err != nil {
@@ -67,9 +69,6 @@ func (f *Fetcher) Fetch(ctx context.Context, p Package) (string, error) {
 			return "", err // a sha256 mismatch is not retried elsewhere: someone must look
 		}
 		errs = append(errs, err.Error())
-		if f.Sources != "" {
-			break // a mirror has it under the first name or not at all
-		}
 	}
 	e := uerr.Env(fmt.Sprintf("download %s and give its folder with --sources DIR (or PORTABIN_SOURCES)", p.Version.Sources[0].URL),
 		"fetching the source: %s", strings.Join(errs, "; "))
@@ -187,6 +186,14 @@ func save(r io.Reader, from string, s Source, dir string) (string, error) {
 	return final, nil
 }
 
+// defaultClient gives up on a server that does not answer, not on a slow download.
+var defaultClient = &http.Client{Transport: &http.Transport{
+	Proxy:                 http.ProxyFromEnvironment,
+	DialContext:           (&net.Dialer{Timeout: 30 * time.Second}).DialContext,
+	TLSHandshakeTimeout:   30 * time.Second,
+	ResponseHeaderTimeout: time.Minute,
+}}
+
 func (f *Fetcher) download(ctx context.Context, url string, s Source, dir string) (string, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
@@ -194,7 +201,7 @@ func (f *Fetcher) download(ctx context.Context, url string, s Source, dir string
 	}
 	client := f.Client
 	if client == nil {
-		client = http.DefaultClient
+		client = defaultClient
 	}
 	resp, err := client.Do(req)
 	if err != nil {
