@@ -76,6 +76,12 @@ measure "readelf -a" readelf -a -W
 measure "scanelf -a" scanelf -a
 measure "lddtree" "${lddtree[@]}"
 
+# Issue 3's other target: the analysis of one static executable of about 5 MB under 0.5 s. The
+# set's static executables closest to 5 MB are each checked alone.
+statics=$(file -N -F $'\t' "${files[@]}" | awk -F'\t' '/statically linked|static-pie linked/ { print $1 }' |
+	while read -r f; do echo "$(stat -c %s "$f") $f"; done |
+	awk '{ d = $1 - 5242880; if (d < 0) d = -d; print d, $1, $2 }' | sort -n | head -n 3)
+
 awk -v n="${#files[@]}" '
 	NR == 1 { pt = $(NF-2); pr = $(NF-1) }
 	{ name = $1; for (i = 2; i <= NF - 3; i++) name = name " " $i
@@ -91,3 +97,12 @@ awk -v n="${#files[@]}" '
 		print ""
 		print "time × and RSS × are portabin check divided by the tool: below 1, portabin is faster or smaller."
 	}' "$times"
+echo
+echo "single static executables (target: under 0.5 s for about 5 MB):"
+while read -r _ size f; do
+	[ -n "$f" ] || continue
+	/usr/bin/time -f '%e %M' -o "$times.one" "$portabin" check "$f" >/dev/null 2>&1 || true
+	read -r secs rss < <(tail -n 1 "$times.one")
+	printf '  %-48s %6.1f MB %6.2f s %7.1f MiB RSS\n' "$f" "$(echo "$size / 1048576" | bc -l)" "$secs" "$(echo "$rss / 1024" | bc -l)"
+done <<<"$statics"
+rm -f "$times.one"
