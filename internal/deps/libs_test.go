@@ -18,6 +18,7 @@ import (
 	"github.com/portabin/portabin/internal/build"
 	"github.com/portabin/portabin/internal/buildsys"
 	"github.com/portabin/portabin/internal/cache"
+	"github.com/portabin/portabin/internal/deps"
 	"github.com/portabin/portabin/internal/target"
 	"github.com/portabin/portabin/internal/toolchain"
 )
@@ -119,21 +120,19 @@ func setup(t *testing.T, libs ...string) string {
 
 // buildProject builds a copy of testdata/name against deps and returns the executables by name.
 func buildProject(t *testing.T, name string, tg target.Target, deps map[string]string, sources string) map[string]string {
-	return buildProjectWith(t, name, "", tg, deps, sources)
+	return buildProjectWith(t, name, tg, build.Options{Deps: deps, Sources: sources})
 }
 
-// buildProjectWith builds with the given build system ("" detects it).
-func buildProjectWith(t *testing.T, name string, system buildsys.Kind, tg target.Target, deps map[string]string, sources string) map[string]string {
+// buildProjectWith builds with the choices in o (Deps, Sources, Sysroot, System).
+func buildProjectWith(t *testing.T, name string, tg target.Target, o build.Options) map[string]string {
 	t.Helper()
 	dir := filepath.Join(t.TempDir(), name)
 	if err := os.CopyFS(dir, os.DirFS(filepath.Join("testdata", name))); err != nil {
 		t.Fatal(err)
 	}
-	results, err := build.Run(context.Background(), build.Options{
-		Dir: dir, Out: filepath.Join(t.TempDir(), "dist"), Targets: []target.Target{tg}, Jobs: 2,
-		Toolchain: toolchain.NewZig(toolchain.ZigOptions{}), Self: portabinExe(t),
-		Deps: deps, Sources: sources, System: system,
-	})
+	o.Dir, o.Out, o.Targets, o.Jobs = dir, filepath.Join(t.TempDir(), "dist"), []target.Target{tg}, 2
+	o.Toolchain, o.Self = toolchain.NewZig(toolchain.ZigOptions{}), portabinExe(t)
+	results, err := build.Run(context.Background(), o)
 	if err != nil {
 		t.Fatalf("building %s for %s: %v", name, tg.Name, err)
 	}
@@ -219,19 +218,31 @@ func TestLibraries(t *testing.T) {
 }
 
 // TestPkgConfig builds a Makefile that asks pkg-config --static for libpng (which needs zlib)
-// and pcre2, and the same program with Meson, which asks pkg-config too.
+// and pcre2, and the same program with Meson, which asks pkg-config too; then the Makefile
+// against a sysroot of the user's own ([build] sysroot), here one that portabin built before.
 func TestPkgConfig(t *testing.T) {
 	sources := setup(t, "libpng", "zlib", "pcre2")
 	tg := mustTarget(t, "x86_64")
+	want := map[string]string{"libpng": "1.6", "pcre2": "10"}
+	check := func(t *testing.T, exes map[string]string) {
+		got := run(t, tg, nil, exes["pngrw"], filepath.Join(t.TempDir(), "out.png"))
+		if want := "libpng 1.6.39: 3x2 image written and read back; name ends in .png: yes"; got != want {
+			t.Errorf("got %q, want %q", got, want)
+		}
+	}
 	for _, system := range []buildsys.Kind{buildsys.Make, buildsys.Meson} {
 		t.Run(string(system), func(t *testing.T) {
-			exes := buildProjectWith(t, "pkgconfig", system, tg, map[string]string{"libpng": "1.6", "pcre2": "10"}, sources)
-			got := run(t, tg, nil, exes["pngrw"], filepath.Join(t.TempDir(), "out.png"))
-			if want := "libpng 1.6.39: 3x2 image written and read back; name ends in .png: yes"; got != want {
-				t.Errorf("got %q, want %q", got, want)
-			}
+			check(t, buildProjectWith(t, "pkgconfig", tg, build.Options{Deps: want, Sources: sources, System: system}))
 		})
 	}
+	t.Run("user sysroot", func(t *testing.T) {
+		s, err := deps.Build(context.Background(), want, deps.Options{Target: tg, Toolchain: toolchain.NewZig(toolchain.ZigOptions{}),
+			Self: portabinExe(t), Jobs: 2, Fetcher: &deps.Fetcher{Sources: sources}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		check(t, buildProjectWith(t, "pkgconfig", tg, build.Options{Sysroot: s.Dir, System: buildsys.Make}))
+	})
 }
 
 // TestFetchStore is the example project's set (curl with OpenSSL and zlib, SQLite) found by
