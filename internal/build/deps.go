@@ -22,21 +22,8 @@ func useDeps(ctx context.Context, o Options, t target.Target, buildDir string, c
 	if len(o.Deps) == 0 && o.Sysroot == "" {
 		return nil, nil
 	}
-	if len(o.Deps) > 0 && o.Sysroot != "" {
-		return nil, uerr.Usage("build the libraries into your own sysroot, or declare them all as [deps]",
-			"[deps] and [build] sysroot cannot be combined yet")
-	}
 	var sysroot deps.Sysroot
-	if len(o.Deps) > 0 {
-		var err error
-		sysroot, err = deps.Build(ctx, o.Deps, deps.Options{
-			Target: t, Toolchain: o.Toolchain, Self: o.Self, Debug: o.Debug, Strip: o.Strip, PIE: o.PIE,
-			Jobs: o.Jobs, Fetcher: &deps.Fetcher{Sources: o.Sources}, Progress: o.Progress, Stream: o.Stream,
-		})
-		if err != nil {
-			return nil, err
-		}
-	} else {
+	if o.Sysroot != "" {
 		abs, err := filepath.Abs(o.Sysroot)
 		if err != nil {
 			return nil, err
@@ -45,6 +32,18 @@ func useDeps(ctx context.Context, o Options, t target.Target, buildDir string, c
 			return nil, uerr.Usage("give a folder with include/ and lib/", "sysroot %s is not a folder", o.Sysroot)
 		}
 		sysroot.Dir = abs
+	}
+	if len(o.Deps) > 0 {
+		var err error
+		// The user's sysroot, if any, is merged into the dependencies' one.
+		sysroot, err = deps.Build(ctx, o.Deps, deps.Options{
+			Target: t, Toolchain: o.Toolchain, Self: o.Self, Debug: o.Debug, Strip: o.Strip, PIE: o.PIE,
+			Jobs: o.Jobs, Fetcher: &deps.Fetcher{Sources: o.Sources}, Extra: sysroot.Dir,
+			Progress: o.Progress, Stream: o.Stream,
+		})
+		if err != nil {
+			return nil, err
+		}
 	}
 	// buildsys.CMakeToolchainFile makes CMake search below .portabin/sysroot only.
 	link := filepath.Join(buildDir, ".portabin", "sysroot")

@@ -33,7 +33,10 @@ type Options struct {
 	Debug, Strip, PIE bool
 	Jobs              int
 	Fetcher           *Fetcher
-	Progress          *progress.Reporter
+	// Extra is a prefix of static libraries of the user's own ([build] sysroot), merged into
+	// the sysroot after the packages; the packages' files win where both have one.
+	Extra    string
+	Progress *progress.Reporter
 	// Stream receives the builds' output as it runs (verbose); it is always in the build log.
 	Stream io.Writer
 }
@@ -95,7 +98,7 @@ func BuildPackages(ctx context.Context, pkgs []Package, o Options) (Sysroot, err
 		}
 		built[p.Name] = dir
 	}
-	return merge(ctx, pkgs, built, o.Target)
+	return merge(ctx, pkgs, built, o.Target, o.Extra)
 }
 
 // engineVersion is part of every package key: it changes when the way packages are built
@@ -158,7 +161,7 @@ func buildPackage(ctx context.Context, p Package, key string, closure []Package,
 	}
 	depsRoot := ""
 	if len(closure) > 0 {
-		s, err := merge(ctx, closure, built, o.Target)
+		s, err := merge(ctx, closure, built, o.Target, "")
 		if err != nil {
 			return "", err
 		}
@@ -431,11 +434,18 @@ func (b *recipeBuild) relocate(path string) error {
 }
 
 // merge returns a sysroot holding pkgs, which are built (built maps each name to its folder),
-// made once by hard links and then reused.
-func merge(ctx context.Context, pkgs []Package, built map[string]string, t target.Target) (Sysroot, error) {
+// and the files of the extra prefix if one is given, made once by hard links and then reused.
+func merge(ctx context.Context, pkgs []Package, built map[string]string, t target.Target, extra string) (Sysroot, error) {
 	parts := []string{t.Name}
 	for _, p := range pkgs {
 		parts = append(parts, built[p.Name])
+	}
+	if extra != "" {
+		sig, err := treeSignature(extra)
+		if err != nil {
+			return Sysroot{}, fmt.Errorf("reading the sysroot %s: %w", extra, err)
+		}
+		parts = append(parts, extra, sig)
 	}
 	root, err := cache.Sub("deps", "sysroots", t.Name)
 	if err != nil {
@@ -459,25 +469,51 @@ func merge(ctx context.Context, pkgs []Package, built map[string]string, t targe
 	}
 	defer os.RemoveAll(tmp)
 	for _, p := range pkgs {
-		if err := linkTree(built[p.Name], tmp); err != nil {
+		if err := linkTree(built[p.Name], tmp, false); err != nil {
 			return s, fmt.Errorf("adding %s to the sysroot: %w", p.ID(), err)
+		}
+	}
+	if extra != "" {
+		if err := linkTree(extra, tmp, true); err != nil {
+			return s, fmt.Errorf("adding %s to the sysroot: %w", extra, err)
 		}
 	}
 	return s, os.Rename(tmp, s.Dir)
 }
 
-// linkTree hard-links (or copies, across file systems) every file below from into to.
-func linkTree(from, to string) error {
+// treeSignature changes when a file below dir is added, removed or rewritten.
+func treeSignature(dir string) (string, error) {
+	var parts []string
+	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		info, err := d.Info()
+		if err != nil {
+			return err
+		}
+		parts = append(parts, fmt.Sprintf("%s %d %d", path, info.Size(), info.ModTime().UnixNano()))
+		return nil
+	})
+	return cache.Key(parts...), err
+}
+
+// linkTree hard-links (or copies, across file systems) every file below from into to. With
+// keep, files that to already has are left as they are.
+func linkTree(from, to string, keep bool) error {
 	return filepath.WalkDir(from, func(path string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
 		}
 		rel, _ := filepath.Rel(from, path)
 		dst := filepath.Join(to, rel)
-		switch {
-		case d.IsDir():
+		if d.IsDir() {
 			return os.MkdirAll(dst, 0o755)
-		case d.Type()&fs.ModeSymlink != 0:
+		}
+		if _, err := os.Lstat(dst); err == nil && keep {
+			return nil
+		}
+		if d.Type()&fs.ModeSymlink != 0 {
 			target, err := os.Readlink(path)
 			if err != nil {
 				return err

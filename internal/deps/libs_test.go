@@ -219,7 +219,8 @@ func TestLibraries(t *testing.T) {
 
 // TestPkgConfig builds a Makefile that asks pkg-config --static for libpng (which needs zlib)
 // and pcre2, and the same program with Meson, which asks pkg-config too; then the Makefile
-// against a sysroot of the user's own ([build] sysroot), here one that portabin built before.
+// against a sysroot of the user's own ([build] sysroot), here a copy of one that portabin
+// built, alone and with [deps] beside it.
 func TestPkgConfig(t *testing.T) {
 	sources := setup(t, "libpng", "zlib", "pcre2")
 	tg := mustTarget(t, "x86_64")
@@ -235,13 +236,26 @@ func TestPkgConfig(t *testing.T) {
 			check(t, buildProjectWith(t, "pkgconfig", tg, build.Options{Deps: want, Sources: sources, System: system}))
 		})
 	}
-	t.Run("user sysroot", func(t *testing.T) {
-		s, err := deps.Build(context.Background(), want, deps.Options{Target: tg, Toolchain: toolchain.NewZig(toolchain.ZigOptions{}),
+	userSysroot := func(t *testing.T, libs map[string]string) string {
+		s, err := deps.Build(context.Background(), libs, deps.Options{Target: tg, Toolchain: toolchain.NewZig(toolchain.ZigOptions{}),
 			Self: portabinExe(t), Jobs: 2, Fetcher: &deps.Fetcher{Sources: sources}})
 		if err != nil {
 			t.Fatal(err)
 		}
-		check(t, buildProjectWith(t, "pkgconfig", tg, build.Options{Sysroot: s.Dir, System: buildsys.Make}))
+		// A copy, as a user's folder would be: not the cache's own.
+		dir := filepath.Join(t.TempDir(), "prefix")
+		if err := os.CopyFS(dir, os.DirFS(s.Dir)); err != nil {
+			t.Fatal(err)
+		}
+		return dir
+	}
+	t.Run("user sysroot", func(t *testing.T) {
+		check(t, buildProjectWith(t, "pkgconfig", tg, build.Options{Sysroot: userSysroot(t, want), System: buildsys.Make}))
+	})
+	t.Run("user sysroot and deps", func(t *testing.T) {
+		prefix := userSysroot(t, map[string]string{"pcre2": "10"})
+		check(t, buildProjectWith(t, "pkgconfig", tg, build.Options{Sysroot: prefix, Deps: map[string]string{"libpng": "1.6"},
+			Sources: sources, System: buildsys.Make}))
 	})
 }
 
