@@ -123,15 +123,29 @@ func buildProject(t *testing.T, name string, tg target.Target, deps map[string]s
 	return buildProjectWith(t, name, tg, build.Options{Deps: deps, Sources: sources})
 }
 
-// buildProjectWith builds with the choices in o (Deps, Sources, Sysroot, System).
+// buildProjectWith builds with the choices in o (Deps, Sources, Sysroot, System). name is a
+// folder below testdata, or one file there, which is then a project of its own.
 func buildProjectWith(t *testing.T, name string, tg target.Target, o build.Options) map[string]string {
 	t.Helper()
-	dir := filepath.Join(t.TempDir(), name)
-	if err := os.CopyFS(dir, os.DirFS(filepath.Join("testdata", name))); err != nil {
+	dir := filepath.Join(t.TempDir(), "project")
+	src := filepath.Join("testdata", name)
+	if st, err := os.Stat(src); err == nil && !st.IsDir() {
+		data, err := os.ReadFile(src)
+		if err != nil {
+			t.Fatal(err)
+		}
+		os.MkdirAll(dir, 0o755)
+		if err := os.WriteFile(filepath.Join(dir, filepath.Base(src)), data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	} else if err := os.CopyFS(dir, os.DirFS(src)); err != nil {
 		t.Fatal(err)
 	}
 	o.Dir, o.Out, o.Targets, o.Jobs = dir, filepath.Join(t.TempDir(), "dist"), []target.Target{tg}, 2
-	o.Toolchain, o.Self = toolchain.NewZig(toolchain.ZigOptions{}), portabinExe(t)
+	if o.Toolchain == nil {
+		o.Toolchain = toolchain.NewZig(toolchain.ZigOptions{})
+	}
+	o.Self = portabinExe(t)
 	results, err := build.Run(context.Background(), o)
 	if err != nil {
 		t.Fatalf("building %s for %s: %v", name, tg.Name, err)
@@ -214,6 +228,24 @@ func TestLibraries(t *testing.T) {
 				t.Errorf("got %q, want %q...", got, tc.want)
 			}
 		})
+	}
+}
+
+// TestMuslGCC builds a dependency and a program with the musl-gcc toolchain, whose GNU ld
+// needs the archives in a group.
+func TestMuslGCC(t *testing.T) {
+	if _, err := exec.LookPath("musl-gcc"); err != nil {
+		t.Skip("no musl-gcc")
+	}
+	sources := setup(t, "bzip2")
+	tg, ok := target.Host()
+	if !ok || tg.Arch != "x86_64" {
+		t.Skip("musl-gcc builds for this machine only; the test expects x86_64")
+	}
+	exes := buildProjectWith(t, "programs/bzip2_roundtrip.c", tg, build.Options{Deps: map[string]string{"bzip2": "1.0.8"},
+		Sources: sources, Toolchain: toolchain.NewMuslGCC()})
+	if got := run(t, tg, nil, exes["bzip2_roundtrip"]); !strings.HasPrefix(got, "bzip2 1.0.8, 13-Jul-2019: 10000 -> ") {
+		t.Errorf("got %q", got)
 	}
 }
 
