@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"runtime/debug"
 	"strings"
+	"sync"
 
 	"github.com/portabin/portabin/internal/distro"
 	"github.com/portabin/portabin/internal/elfinfo"
@@ -102,7 +103,11 @@ type GlibcFloor struct {
 	Examples []string `json:"symbols,omitempty"`
 }
 
-// File checks one file. It never panics: a malformed file gives an error.
+// arm64Decoder serialises the checks of arm64 files; files of other machines are checked in
+// parallel.
+var arm64Decoder sync.Mutex
+
+// File checks one file; files may be checked from several goroutines. It never panics: a malformed file gives an error.
 func File(path string, req Requirements) (rep *Report, err error) {
 	defer func() {
 		if r := recover(); r != nil {
@@ -132,6 +137,11 @@ func File(path string, req Requirements) (rep *Report, err error) {
 	t, known := target.ForMachine(info.Machine)
 	if known {
 		rep.Arch = t.Arch
+	}
+	if info.Machine == elf.EM_AARCH64 {
+		// golang.org/x/arch's arm64 decoder writes a package variable: one arm64 file at a time.
+		arm64Decoder.Lock()
+		defer arm64Decoder.Unlock()
 	}
 	rep.Package = packageNote(f)
 	rep.Libc = detectLibc(f, info.Interp, info.Needed, readOnlyData(f))

@@ -5,7 +5,10 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
+
+	"github.com/google/go-cmp/cmp"
 
 	"github.com/portabin/portabin/internal/ctest"
 	"github.com/portabin/portabin/internal/syscalls"
@@ -148,5 +151,42 @@ func TestMalformedFiles(t *testing.T) {
 		}
 		// Any result or error is fine; a panic or a hang is not.
 		File(path, Requirements{})
+	}
+}
+
+// TestConcurrentFiles checks x86_64 and aarch64 files from several goroutines at once, as
+// `portabin check` does: the reports equal those of one file at a time.
+func TestConcurrentFiles(t *testing.T) {
+	var files []string
+	for _, zig := range []string{"x86_64-linux-musl", "aarch64-linux-musl"} {
+		cc := ctest.Zig(t, zig)
+		for _, tc := range newCalls[:3] {
+			files = append(files, ctest.Build(t, cc, fmt.Sprintf(program, 332, tc.call), "-static", "-O2"))
+		}
+	}
+	want := make([]*Report, len(files))
+	for i, f := range files {
+		rep, err := File(f, Requirements{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		want[i] = rep
+	}
+	got := make([]*Report, len(files)*4)
+	var wg sync.WaitGroup
+	for i := range got {
+		wg.Go(func() {
+			rep, err := File(files[i%len(files)], Requirements{})
+			if err != nil {
+				t.Error(err)
+			}
+			got[i] = rep
+		})
+	}
+	wg.Wait()
+	for i, rep := range got {
+		if diff := cmp.Diff(want[i%len(files)], rep); diff != "" {
+			t.Errorf("%s checked concurrently differs (-alone +concurrently):\n%s", files[i%len(files)], diff)
+		}
 	}
 }

@@ -7,8 +7,10 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"iter"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -124,27 +126,26 @@ func isELF(path string) bool {
 func runCheck(ctx context.Context, stdout, stderr io.Writer, paths []string, req check.Requirements, f checkFlags) error {
 	var reports []*check.Report
 	bad, failed := 0, 0
-	for _, path := range paths {
-		if err := ctx.Err(); err != nil {
-			return err // interrupted: stop between files (a large one takes seconds)
-		}
-		rep, err := check.File(path, req)
-		if err != nil {
+	for res := range checkFiles(ctx, paths, req) {
+		if res.err != nil {
 			bad++
-			msg := err.Error()
-			if errors.Is(err, elfinfo.ErrNotELF) {
-				msg = path + ": not an ELF file"
+			msg := res.err.Error()
+			if errors.Is(res.err, elfinfo.ErrNotELF) {
+				msg = res.path + ": not an ELF file"
 			}
 			fmt.Fprintf(stderr, "portabin: %s\n", firstLine(msg))
 			continue
 		}
-		if !rep.Portable {
+		if !res.rep.Portable {
 			failed++
 		}
-		reports = append(reports, rep)
+		reports = append(reports, res.rep)
 		if !f.json {
-			printReport(stdout, rep, colour(stdout))
+			printReport(stdout, res.rep, colour(stdout))
 		}
+	}
+	if err := ctx.Err(); err != nil {
+		return err // interrupted: stopped between files (a large one takes seconds)
 	}
 	if f.json {
 		enc := json.NewEncoder(stdout)
@@ -161,6 +162,56 @@ func runCheck(ctx context.Context, stdout, stderr io.Writer, paths []string, req
 		return exitCode(uerr.ExitFailed)
 	}
 	return nil
+}
+
+type checked struct {
+	path string
+	rep  *check.Report
+	err  error
+}
+
+// checkFiles checks paths on every CPU and yields the results in the order of paths; it stops
+// starting files when ctx ends.
+func checkFiles(ctx context.Context, paths []string, req check.Requirements) iter.Seq[checked] {
+	return func(yield func(checked) bool) {
+		results := make([]chan checked, len(paths))
+		for i := range results {
+			results[i] = make(chan checked, 1)
+		}
+		next := make(chan int)
+		stop := make(chan struct{})
+		defer close(stop)
+		go func() {
+			defer close(next)
+			for i := range paths {
+				select {
+				case next <- i:
+				case <-stop:
+					return
+				case <-ctx.Done():
+					return
+				}
+			}
+		}()
+		for range min(runtime.GOMAXPROCS(0), len(paths)) {
+			go func() {
+				for i := range next {
+					rep, err := check.File(paths[i], req)
+					results[i] <- checked{paths[i], rep, err}
+				}
+			}()
+		}
+		for i := range paths {
+			select {
+			case res := <-results[i]:
+				if !yield(res) {
+					return
+				}
+			case <-ctx.Done():
+				return
+			}
+		}
+	}
 }
 
 // colour is on for terminals unless NO_COLOR is set (no-color.org).
