@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -22,17 +23,21 @@ import (
 	"github.com/portabin/portabin/internal/uerr"
 )
 
-// testTarball writes a one-file source tarball into dir and returns its sha256.
-func testTarball(t *testing.T, dir, name string) string {
+// testTarball writes a source tarball into dir and returns its sha256: answer.c, and the
+// extra files given (name → content).
+func testTarball(t *testing.T, dir, name string, extra ...string) string {
 	t.Helper()
 	var buf bytes.Buffer
 	gz := gzip.NewWriter(&buf)
 	tw := tar.NewWriter(gz)
-	body := []byte("int answer(void) { return 42; }\n")
-	if err := tw.WriteHeader(&tar.Header{Name: "pkg-1/answer.c", Mode: 0o644, Size: int64(len(body))}); err != nil {
-		t.Fatal(err)
+	files := append([]string{"answer.c", "int answer(void) { return 42; }\n"}, extra...)
+	for i := 0; i+1 < len(files); i += 2 {
+		body := []byte(files[i+1])
+		if err := tw.WriteHeader(&tar.Header{Name: "pkg-1/" + files[i], Mode: 0o644, Size: int64(len(body))}); err != nil {
+			t.Fatal(err)
+		}
+		tw.Write(body)
 	}
-	tw.Write(body)
 	tw.Close()
 	gz.Close()
 	if err := os.WriteFile(filepath.Join(dir, name), buf.Bytes(), 0o644); err != nil {
@@ -269,5 +274,42 @@ func TestDownload(t *testing.T) {
 	}
 	if !strings.Contains(path, sum) {
 		t.Errorf("%s has sha256 %s", path, sum)
+	}
+}
+
+// TestCMakeRecipe builds a CMake library with the wrappers and toolchain file that the
+// project's own CMake build gets, and checks that the archive holds the object.
+func TestCMakeRecipe(t *testing.T) {
+	if _, err := exec.LookPath("cmake"); err != nil {
+		t.Skip("no cmake")
+	}
+	o, sources := engineSetup(t)
+	o.Self = portabinExe(t)
+	sha := testTarball(t, sources, "answer-1.tar.gz", "CMakeLists.txt", `cmake_minimum_required(VERSION 3.16)
+project(answer C)
+add_library(answer answer.c)
+install(TARGETS answer)
+`)
+	r, err := parseRecipe([]byte(fmt.Sprintf(`name = "answer"
+license = "MIT"
+libs = ["answer"]
+build = "cmake"
+[[versions]]
+version = "1"
+[[versions.sources]]
+url = "https://example.invalid/answer-1.tar.gz"
+sha256 = %q
+`, sha)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := BuildPackages(context.Background(), []Package{{Recipe: r, Version: r.Versions[0]}}, o)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, uerr.DetailOf(err))
+	}
+	archive := filepath.Join(s.Dir, "lib", "libanswer.a")
+	out, err := exec.Command("ar", "t", archive).Output()
+	if err != nil || !strings.Contains(string(out), "answer.c.o") {
+		t.Fatalf("ar t %s: %v %s", archive, err, out)
 	}
 }

@@ -29,35 +29,6 @@ import (
 // content like any portabin cache, and the real upstream tarballs come from Debian's source
 // packages (scripts/fetch-sources.sh -d).
 
-var (
-	exeOnce sync.Once
-	exePath string
-	exeErr  error
-)
-
-// portabinExe builds the portabin executable that the compiler wrappers run.
-func portabinExe(t *testing.T) string {
-	t.Helper()
-	exeOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "portabin-deps-test-")
-		if err != nil {
-			exeErr = err
-			return
-		}
-		exePath = filepath.Join(dir, "portabin")
-		cmd := exec.Command("go", "build", "-o", exePath, "./cmd/portabin")
-		cmd.Dir = filepath.Join("..", "..")
-		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-		if out, err := cmd.CombinedOutput(); err != nil {
-			exeErr = fmt.Errorf("go build: %v\n%s", err, out)
-		}
-	})
-	if exeErr != nil {
-		t.Fatal(exeErr)
-	}
-	return exePath
-}
-
 func testCacheDir() string {
 	if d := os.Getenv("PORTABIN_TEST_CACHE"); d != "" {
 		return d
@@ -145,7 +116,7 @@ func buildProjectWith(t *testing.T, name string, tg target.Target, o build.Optio
 	if o.Toolchain == nil {
 		o.Toolchain = toolchain.NewZig(toolchain.ZigOptions{})
 	}
-	o.Self = portabinExe(t)
+	o.Self = deps.PortabinExe(t)
 	results, err := build.Run(context.Background(), o)
 	if err != nil {
 		t.Fatalf("building %s for %s: %v", name, tg.Name, err)
@@ -270,7 +241,7 @@ func TestPkgConfig(t *testing.T) {
 	}
 	userSysroot := func(t *testing.T, libs map[string]string) string {
 		s, err := deps.Build(context.Background(), libs, deps.Options{Target: tg, Toolchain: toolchain.NewZig(toolchain.ZigOptions{}),
-			Self: portabinExe(t), Jobs: 2, Fetcher: &deps.Fetcher{Sources: sources}})
+			Self: deps.PortabinExe(t), Jobs: 2, Fetcher: &deps.Fetcher{Sources: sources}})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -339,7 +310,7 @@ func TestTwoProcesses(t *testing.T) {
 	}
 	os.WriteFile(filepath.Join(project, "zlib_roundtrip.c"), data, 0o644)
 
-	exe := portabinExe(t)
+	exe := deps.PortabinExe(t)
 	var wg sync.WaitGroup
 	stderr := make([]bytes.Buffer, 2)
 	errs := make([]error, 2)
