@@ -43,6 +43,15 @@ var fallbacks = map[string]map[string][]string{
 	},
 }
 
+// libraryFallbacks are the same for libraries portabin builds (internal/deps), whatever the C
+// library: calls they make only as a first try. The evidence is behaviour too: examples/fetchstore
+// (OpenSSL 3.0) passes its tests under an emulated 2.6.32 kernel that answers ENOSYS to both
+// calls, and the run_fetchstore script pins that (the cells list both calls as refused).
+var libraryFallbacks = map[string][]string{
+	"CRYPTO_secure_malloc_init": {"mlock2"},    // OpenSSL crypto/mem_sec.c: mlock on ENOSYS
+	"ossl_pool_acquire_entropy": {"getrandom"}, // OpenSSL rand_unix.c: then /dev/urandom
+}
+
 // archFloor is the first Linux release that ran each architecture at all.
 var archFloor = map[string]string{"aarch64": "3.7", "riscv64": "4.15", "arm": "2.6.16"}
 
@@ -72,7 +81,7 @@ func kernel(f *elf.File, arch, libc string) Kernel {
 		for _, site := range res.Sites {
 			seen[site.Number] = true
 			sc, _ := syscalls.Lookup(res.Arch, site.Number)
-			if !isFallback(fallbacks[libc], funcs.at(site.Addr), sc.Name) {
+			if fn := funcs.at(site.Addr); !isFallback(fallbacks[libc], fn, sc.Name) && !isFallback(libraryFallbacks, fn, sc.Name) {
 				counted[site.Number] = true
 			}
 		}

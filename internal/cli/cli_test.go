@@ -2,6 +2,7 @@ package cli_test
 
 import (
 	"debug/elf"
+	"errors"
 	"fmt"
 	"io"
 	"io/fs"
@@ -68,6 +69,14 @@ func setup() (int, error) {
 			return 0, err
 		}
 	}
+	// Dependency builds (OpenSSL takes minutes) are shared with internal/deps's tests.
+	deps := filepath.Join(testCacheRoot(), "deps-cache", "deps")
+	if err := os.MkdirAll(deps, 0o755); err != nil {
+		return 0, err
+	}
+	if err := os.Symlink(deps, filepath.Join(testCache, "deps")); err != nil {
+		return 0, err
+	}
 	return 0, nil
 }
 
@@ -103,6 +112,7 @@ func TestScripts(t *testing.T) {
 			"treehash":     cmdTreeHash,
 			"debuglink":    cmdDebuglink,
 			"builderimage": cmdBuilderImage,
+			"depsources":   cmdDepSources,
 		},
 	})
 }
@@ -204,6 +214,31 @@ var builderImage struct {
 	once sync.Once
 	name string
 	err  error
+}
+
+// depsources PACKAGE... fetches Debian's upstream tarballs of the dependency recipes' libraries
+// (scripts/fetch-sources.sh -d, cached in the test cache) and sets $SOURCES to their folder.
+func cmdDepSources(ts *testscript.TestScript, neg bool, args []string) {
+	cmd := exec.Command("bash", append([]string{filepath.Join(repoRoot, "scripts", "fetch-sources.sh"), "-d"}, args...)...)
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	if err := cmd.Run(); err != nil {
+		var exit *exec.ExitError
+		if errors.As(err, &exit) && exit.ExitCode() == 3 {
+			ts.Fatalf("the Debian sources cannot be had here (add deb-src for bookworm): %s", stderr.String())
+		}
+		ts.Fatalf("fetch-sources: %v\n%s", err, stderr.String())
+	}
+	ts.Setenv("SOURCES", filepath.Join(testCacheRoot(), "sources"))
+}
+
+// testCacheRoot is where slow test set-up is kept across runs, outside the checkout.
+func testCacheRoot() string {
+	if d := os.Getenv("PORTABIN_TEST_CACHE"); d != "" {
+		return d
+	}
+	home, _ := os.UserHomeDir()
+	return filepath.Join(home, ".cache", "portabin-test")
 }
 
 // builderimage makes (once, cached outside the checkout) the local container image the

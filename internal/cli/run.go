@@ -30,6 +30,7 @@ type runFlags struct {
 	out     string
 	offline bool
 	refresh bool
+	sources string
 }
 
 // NewRunCommand is `portabin run [DIR]`.
@@ -61,6 +62,7 @@ Exit 0 when everything passes, 1 when a check or a cell fails, 2 on bad input.`,
 	fl.StringSliceVar(&f.kernels, "kernel", nil, "kernels instead of [matrix] kernels")
 	fl.StringVar(&f.runner, "runner", "", "runner instead of [matrix] runner: native, podman or docker")
 	fl.StringVarP(&f.out, "out", "o", "", "folder for executables and reports instead of [build] out")
+	fl.StringVar(&f.sources, "sources", os.Getenv("PORTABIN_SOURCES"), "folder of source tarballs (no downloads) or mirror URL for [deps] (default $PORTABIN_SOURCES)")
 	fl.BoolVar(&f.offline, "offline", false, "never pull images: only the cache serves")
 	fl.BoolVar(&f.refresh, "refresh", false, "look image tags up in the registry again instead of using the cached digest")
 	completeFlag(cmd, "target", target.Names()...)
@@ -89,6 +91,7 @@ func runProject(ctx context.Context, stdout, stderr io.Writer, dir string, f run
 	if f.out != "" {
 		bf.out = f.out
 	}
+	bf.sources = f.sources
 	opts, err := bf.options(cfg.Dir, stderr, verbose)
 	if err != nil {
 		return err
@@ -144,7 +147,7 @@ func configBuildFlags(cfg *config.Config) buildFlags {
 	b := cfg.Build
 	f := buildFlags{out: b.Out.Resolved, jobs: b.Jobs, debug: b.Debug, strip: b.Strip, pie: b.PIE,
 		toolchain: b.Toolchain, image: b.Image, malloc: b.Malloc, system: string(b.System),
-		exes: b.Executables, sources: os.Getenv("PORTABIN_SOURCES")}
+		exes: b.Executables}
 	for _, t := range b.Targets {
 		f.targets = append(f.targets, t.Name)
 	}

@@ -262,9 +262,9 @@ func TestPkgConfig(t *testing.T) {
 	})
 }
 
-// TestFetchStore is the example project's set (curl with OpenSSL and zlib, SQLite) found by
-// CMake's find_package: an HTTPS page from a local server with a test CA, stored in SQLite and
-// read back, on x86_64 and, under qemu-user, aarch64.
+// TestFetchStore builds examples/fetchstore (C++: curl with OpenSSL and zlib, SQLite, found by
+// CMake's find_package) and fetches an HTTPS page from a local server with a test CA, stores it
+// in SQLite and reads it back, on x86_64 and, under qemu-user, aarch64.
 func TestFetchStore(t *testing.T) {
 	sources := setup(t, "curl", "openssl", "zlib", "sqlite3")
 	page := "hello from a TLS server"
@@ -276,13 +276,20 @@ func TestFetchStore(t *testing.T) {
 	if err := os.WriteFile(ca, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw}), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	example := filepath.Join("..", "..", "..", "examples", "fetchstore") // from testdata/
+	deps := map[string]string{"curl": "7.88.1", "openssl": "3.0", "sqlite3": "3", "zlib": "1.2"}
 	for _, name := range []string{"x86_64", "aarch64"} {
 		t.Run(name, func(t *testing.T) {
 			tg := mustTarget(t, name)
-			exes := buildProject(t, "cmake", tg, map[string]string{"curl": "7.88.1", "sqlite3": "3", "zlib": "1.2"}, sources)
-			got := run(t, tg, nil, exes["fetchstore"], srv.URL+"/page", ca, filepath.Join(t.TempDir(), "pages.db"))
-			if want := page + " (crc32 "; !strings.HasPrefix(got, want) || !strings.Contains(got, "via curl 7.88.1, sqlite 3.40.1") {
-				t.Errorf("got %q", got)
+			exes := buildProject(t, example, tg, deps, sources)
+			got := run(t, tg, nil, exes["fetchstore"], "roundtrip", srv.URL+"/page", "--cacert", ca)
+			want := fmt.Sprintf("stored %s/page: %d bytes, ", srv.URL, len(page))
+			if !strings.HasPrefix(got, want) || !strings.HasSuffix(got, "compressed\n"+page) {
+				t.Errorf("got %q, want %q ... %q", got, want, page)
+			}
+			versions := run(t, tg, nil, exes["fetchstore"], "versions")
+			if want, _ := os.ReadFile(filepath.Join("testdata", example, "expected-versions.txt")); versions != strings.TrimSpace(string(want)) {
+				t.Errorf("versions: got %q, want %q", versions, want)
 			}
 		})
 	}
