@@ -76,6 +76,8 @@ type Outcome struct {
 	Recorded bool
 	// Missing lists files the program looked for and its root lacks, where the runner traces opens.
 	Missing []seccomp.MissingFile
+	// ExecError says why the program could not be started at all, e.g. a missing ELF interpreter.
+	ExecError string
 }
 
 // Runner runs one cell. Implementations: the native sandbox and container engines.
@@ -302,6 +304,8 @@ func judge(cell *Cell, c Case, out Outcome) {
 	cell.MissingFiles = out.Missing
 	cell.Seconds = out.Duration.Seconds()
 	switch {
+	case out.ExecError != "":
+		cell.Reasons = append(cell.Reasons, "could not start: "+out.ExecError)
 	case out.TimedOut:
 		cell.Reasons = append(cell.Reasons, fmt.Sprintf("timed out after %s", c.Timeout))
 	case out.Signal != "":

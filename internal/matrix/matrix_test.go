@@ -55,6 +55,8 @@ func TestJudge(t *testing.T) {
 	}{
 		{"pass", Case{ExpectStdout: []byte("hi\n")}, Outcome{Stdout: []byte("hi\n")}, Pass, nil},
 		{"exit code", Case{ExpectExit: 2}, Outcome{ExitCode: 1}, Fail, []string{"exit code 1, want 2"}},
+		{"not started", Case{}, Outcome{ExitCode: 127, ExecError: "no /lib64/ld-linux-x86-64.so.2 in the root"}, Fail,
+			[]string{"could not start: no /lib64/ld-linux-x86-64.so.2 in the root"}},
 		{"signal", Case{}, Outcome{ExitCode: -1, Signal: "SIGSEGV"}, Fail, []string{"killed by SIGSEGV"}},
 		{"timeout", Case{Timeout: time.Second}, Outcome{ExitCode: -1, TimedOut: true}, Fail, []string{"timed out after 1s"}},
 		{"output", Case{ExpectStdout: []byte("hi\n")}, Outcome{Stdout: []byte("ho\n")}, Fail,

@@ -32,14 +32,15 @@ func (NativeRunner) Run(ctx context.Context, job Job) (Outcome, error) {
 		return Outcome{}, err
 	}
 	return Outcome{
-		ExitCode: res.ExitCode,
-		Signal:   res.Signal,
-		TimedOut: res.TimedOut,
-		Stdout:   res.Stdout,
-		Stderr:   res.Stderr,
-		Duration: res.Duration,
-		ENOSYS:   res.ENOSYS,
-		Recorded: res.ENOSYS != nil,
-		Missing:  res.Missing,
+		ExitCode:  res.ExitCode,
+		Signal:    res.Signal,
+		TimedOut:  res.TimedOut,
+		Stdout:    res.Stdout,
+		Stderr:    res.Stderr,
+		Duration:  res.Duration,
+		ENOSYS:    res.ENOSYS,
+		Recorded:  res.ENOSYS != nil,
+		Missing:   res.Missing,
+		ExecError: res.ExecError,
 	}, nil
 }
