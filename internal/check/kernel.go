@@ -43,13 +43,15 @@ var fallbacks = map[string]map[string][]string{
 	},
 }
 
-// libraryFallbacks are the same for libraries portabin builds (internal/deps), whatever the C
-// library: calls they make only as a first try. The evidence is behaviour too: examples/fetchstore
-// (OpenSSL 3.0) passes its tests under an emulated 2.6.32 kernel that answers ENOSYS to both
-// calls, and the run_fetchstore script pins that (the cells list both calls as refused).
+// libraryFallbacks are the same for libraries portabin builds and links (internal/deps,
+// --malloc), whatever the C library: calls they make only as a first try. The evidence is
+// behaviour too: examples/fetchstore (OpenSSL 3.0) passes its tests under an emulated 2.6.32
+// kernel that answers ENOSYS to both its calls (run_fetchstore.txtar pins it: the cells list
+// both as refused), and a program with --malloc=mimalloc passes under 3.10 (malloc.txtar).
 var libraryFallbacks = map[string][]string{
 	"CRYPTO_secure_malloc_init": {"mlock2"},    // OpenSSL crypto/mem_sec.c: mlock on ENOSYS
 	"ossl_pool_acquire_entropy": {"getrandom"}, // OpenSSL rand_unix.c: then /dev/urandom
+	"mi_random_init_ex":         {"getrandom"}, // mimalloc src/random.c: then /dev/urandom
 }
 
 // archFloor is the first Linux release that ran each architecture at all.
