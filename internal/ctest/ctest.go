@@ -43,19 +43,19 @@ func host(t testing.TB, name string) Compiler {
 	return Compiler{Name: name, Args: []string{p}}
 }
 
-// Zig is `zig cc -target T` with portabin's zig: $PORTABIN_ZIG, else the zig 0.11 that portabin
-// provisioned into its cache. Its caches are portabin's, which earlier builds warmed.
-func Zig(t testing.TB, target string) Compiler {
-	t.Helper()
-	zig := os.Getenv("PORTABIN_ZIG")
+// ZigPath finds portabin's zig — $PORTABIN_ZIG, else the zig 0.11 that portabin provisioned
+// into its cache — and the environment that points its caches at portabin's, which earlier
+// builds warmed; ok is false when there is none.
+func ZigPath() (zig string, env []string, ok bool) {
+	zig = os.Getenv("PORTABIN_ZIG")
 	if zig == "" {
 		dir, err := cache.Dir()
 		if err != nil {
-			t.Skip(err)
+			return "", nil, false
 		}
 		matches, _ := filepath.Glob(filepath.Join(dir, "toolchains", "zig-0.11.0-*", "zig"))
 		if len(matches) == 0 {
-			t.Skip("no zig 0.11.0 in portabin's cache (portabin build provisions it)")
+			return "", nil, false
 		}
 		zig = matches[0]
 	}
@@ -63,13 +63,19 @@ func Zig(t testing.TB, target string) Compiler {
 	// the cache must be exactly portabin's folder (see toolchain.zigCacheEnv).
 	zigCache, err := cache.Sub("zig-cache")
 	if err != nil {
-		t.Fatal(err)
+		return "", nil, false
 	}
-	return Compiler{
-		Name: "zig-" + target,
-		Args: []string{zig, "cc", "-target", target},
-		Env:  []string{"ZIG_GLOBAL_CACHE_DIR=" + zigCache, "ZIG_LOCAL_CACHE_DIR=" + zigCache},
+	return zig, []string{"ZIG_GLOBAL_CACHE_DIR=" + zigCache, "ZIG_LOCAL_CACHE_DIR=" + zigCache}, true
+}
+
+// Zig is `zig cc -target T` with portabin's zig (ZigPath).
+func Zig(t testing.TB, target string) Compiler {
+	t.Helper()
+	zig, env, ok := ZigPath()
+	if !ok {
+		t.Skip("no zig 0.11.0 in portabin's cache (portabin build provisions it)")
 	}
+	return Compiler{Name: "zig-" + target, Args: []string{zig, "cc", "-target", target}, Env: env}
 }
 
 // Build writes src to prog.c in a temporary folder, compiles it with flags and returns the

@@ -18,9 +18,12 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/portabin/portabin/internal/ctest"
 )
 
-const zig = "/opt/zig/package/zig"
+// zig is portabin's provisioned zig; "" skips the cases that need it.
+var zig, zigEnv, _ = ctest.ZigPath()
 
 // compilers builds hello.c with debug info for each kind of program the tests install.
 var compilers = map[string][]string{
@@ -67,6 +70,7 @@ func program(t *testing.T, kind string) string {
 	}
 	out := filepath.Join(dir, "hello")
 	cmd := exec.Command(cc[0], append(cc[1:], "-o", out, hello)...)
+	cmd.Env = append(os.Environ(), zigEnv...)
 	if b, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("building %s: %v\n%s", kind, err, b)
 	}

@@ -12,11 +12,14 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/portabin/portabin/internal/ctest"
 	"github.com/portabin/portabin/internal/target"
 	"github.com/portabin/portabin/internal/uerr"
 )
 
-const zig = "/opt/zig/package/zig"
+// zig is portabin's provisioned zig; "" skips the cases that need it.
+var zig, zigEnv, _ = ctest.ZigPath()
 
 const helloC = "#include <stdio.h>\nint main(void) { puts(\"hi\"); return 0; }\n"
 
@@ -102,6 +105,7 @@ func buildFixtures() (string, error) {
 			args[i] = strings.ReplaceAll(a, "OUT", f.name)
 		}
 		cmd := exec.Command(args[0], args[1:]...)
+		cmd.Env = append(os.Environ(), zigEnv...)
 		cmd.Dir = dir
 		if out, err := cmd.CombinedOutput(); err != nil {
 			return "", errors.New(f.name + ": " + err.Error() + "\n" + string(out))
