@@ -23,6 +23,7 @@ const ReferenceCommand = "go run ./internal/cli/gendocs docs/cli"
 var machineDefaults = map[string]string{
 	"portabin build --jobs":    "the number of CPUs",
 	"portabin build --sources": "", // its usage names $PORTABIN_SOURCES
+	"portabin run --sources":   "",
 }
 
 // WriteReference writes the command reference into dir: one Markdown page per visible command

@@ -88,7 +88,10 @@ func TestBadInput(t *testing.T) {
 		{name: "unknown dependency version", project: "hello", flags: []string{"--dep", "zlib=9.9"}, code: uerr.ExitUsage,
 			message: []string{`no version "9.9" of zlib`}, hint: []string{"1.2.13"}},
 		{name: "dependency source missing offline", project: "hello", flags: []string{"--dep", "zlib=1.2.13"},
-			env:  func(t *testing.T) []string { return []string{"PORTABIN_SOURCES=" + t.TempDir()} },
+			// A cache without dependency builds, so that zlib must be built and its source found.
+			env: func(t *testing.T) []string {
+				return []string{"PORTABIN_SOURCES=" + t.TempDir(), "PORTABIN_CACHE=" + cacheWithoutDeps(t)}
+			},
 			code: uerr.ExitUsage, message: []string{"zlib-1.2.13: no source tarball in"},
 			hint: []string{"zlib-1.2.13.tar.gz", "b3a24de97a8fdbc835b9833169501030b8977031bcb54b3b3ac13740f846ab30"}},
 
@@ -279,6 +282,18 @@ func checkNothingWritten(t *testing.T, out string) {
 
 // errorEnv is the whole environment portabin runs with: nothing from the caller's leaks in
 // (PORTABIN_ZIG, PORTABIN_ZIG_SOURCE, a proxy), so every case means the same everywhere.
+// cacheWithoutDeps is a portabin cache that shares the tests' zig and its runtimes but has no
+// dependency builds.
+func cacheWithoutDeps(t *testing.T) string {
+	dir := t.TempDir()
+	for _, shared := range []string{"toolchains", "zig-cache", "runtime-stamps"} {
+		if err := os.Symlink(filepath.Join(testCache, shared), filepath.Join(dir, shared)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
+}
+
 func errorEnv() []string {
 	env := []string{
 		"PATH=" + portabinDir + string(os.PathListSeparator) + os.Getenv("PATH"),

@@ -103,7 +103,7 @@ func BuildPackages(ctx context.Context, pkgs []Package, o Options) (Sysroot, err
 
 // engineVersion is part of every package key: it changes when the way packages are built
 // changes what they hold, so that older builds are not reused.
-const engineVersion = "2"
+const engineVersion = "3" // 3: zig's folder and symlinked build folders are prefix-mapped
 
 // depClosure lists the packages p needs, directly or not, in build order.
 func depClosure(p Package, pkgs []Package) []Package {

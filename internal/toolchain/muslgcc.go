@@ -5,6 +5,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"sort"
 	"strings"
 	"sync"
@@ -128,12 +129,25 @@ func requireHostTarget(toolchain string, t target.Target) error {
 // PrefixMapFlags turns old → new folder prefixes into -ffile-prefix-map flags. GCC applies the
 // last option that matches a path, so nested folders come after their parents (shortest first);
 // clang (zig) picks the longest match whatever the order.
+// A folder reached through a symbolic link is mapped by its real path too: the compiler records
+// the working directory as getcwd gives it, resolved.
 func PrefixMapFlags(m map[string]string) []string {
+	all := make(map[string]string, len(m))
+	for old, repl := range m {
+		if old == "" {
+			continue
+		}
+		all[old] = repl
+		if real, err := filepath.EvalSymlinks(old); err == nil && real != old {
+			if _, given := m[real]; !given {
+				all[real] = repl
+			}
+		}
+	}
+	m = all
 	olds := make([]string, 0, len(m))
 	for old := range m {
-		if old != "" {
-			olds = append(olds, old)
-		}
+		olds = append(olds, old)
 	}
 	sort.Slice(olds, func(i, j int) bool {
 		if len(olds[i]) != len(olds[j]) {

@@ -58,7 +58,12 @@ func (z *Zig) Prepare(ctx context.Context, t target.Target, opts Options) (ccwra
 	if err != nil {
 		return ccwrap.Config{}, err
 	}
-	compile := PrefixMapFlags(opts.PrefixMap)
+	// zig's own headers are recorded too: where zig lives must not change the output.
+	prefixes := map[string]string{filepath.Dir(z.zig.Path): "/portabin/zig"}
+	for old, repl := range opts.PrefixMap {
+		prefixes[old] = repl
+	}
+	compile := PrefixMapFlags(prefixes)
 	// With no -O flag zig cc builds in its Debug mode, which traps on undefined behaviour;
 	// gcc and clang do not, and projects built for them must behave the same here.
 	compile = append(compile, "-fno-sanitize=undefined")
