@@ -1,10 +1,8 @@
 package build_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"io"
 	"os"
 	"os/exec"
@@ -15,6 +13,7 @@ import (
 	"github.com/portabin/portabin/internal/build"
 	"github.com/portabin/portabin/internal/cache"
 	"github.com/portabin/portabin/internal/cli"
+	"github.com/portabin/portabin/internal/ctest"
 	"github.com/portabin/portabin/internal/progress"
 	"github.com/portabin/portabin/internal/sbom"
 	"github.com/portabin/portabin/internal/target"
@@ -35,19 +34,8 @@ func TestMain(m *testing.M) {
 // cache by scripts/fetch-sources.sh, into one folder for --sources.
 func sourcesFolder(t *testing.T, pkgs ...string) string {
 	t.Helper()
-	cmd := exec.Command("bash", append([]string{"../../scripts/fetch-sources.sh", "-d"}, pkgs...)...)
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	err := cmd.Run()
-	var exitErr *exec.ExitError
-	switch {
-	case errors.As(err, &exitErr) && exitErr.ExitCode() == 3:
-		t.Skipf("the sources are not available here:\n%s", stderr.String())
-	case err != nil:
-		t.Fatalf("fetching the sources: %v\n%s", err, stderr.String())
-	}
 	dir := t.TempDir()
-	for _, download := range strings.Fields(stdout.String()) {
+	for _, download := range ctest.FetchSources(t, append([]string{"-d"}, pkgs...)...) {
 		tarballs, _ := filepath.Glob(filepath.Join(download, "*.orig.tar.*"))
 		for _, tb := range tarballs {
 			if err := os.Symlink(tb, filepath.Join(dir, filepath.Base(tb))); err != nil {

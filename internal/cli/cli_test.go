@@ -2,7 +2,6 @@ package cli_test
 
 import (
 	"debug/elf"
-	"errors"
 	"fmt"
 	"io"
 	"io/fs"
@@ -17,6 +16,7 @@ import (
 	"github.com/rogpeppe/go-internal/testscript"
 
 	"github.com/portabin/portabin/internal/cache"
+	"github.com/portabin/portabin/internal/ctest"
 	"github.com/portabin/portabin/internal/elfinfo"
 	"github.com/portabin/portabin/internal/image/imagetest"
 )
@@ -219,15 +219,8 @@ var builderImage struct {
 // depsources PACKAGE... fetches Debian's upstream tarballs of the dependency recipes' libraries
 // (scripts/fetch-sources.sh -d, cached in the test cache) and sets $SOURCES to their folder.
 func cmdDepSources(ts *testscript.TestScript, neg bool, args []string) {
-	cmd := exec.Command("bash", append([]string{filepath.Join(repoRoot, "scripts", "fetch-sources.sh"), "-d"}, args...)...)
-	var stderr strings.Builder
-	cmd.Stderr = &stderr
-	if err := cmd.Run(); err != nil {
-		var exit *exec.ExitError
-		if errors.As(err, &exit) && exit.ExitCode() == 3 {
-			ts.Fatalf("the Debian sources cannot be had here (add deb-src for bookworm): %s", stderr.String())
-		}
-		ts.Fatalf("fetch-sources: %v\n%s", err, stderr.String())
+	if _, err := ctest.RunFetchSources(append([]string{"-d"}, args...)...); err != nil {
+		ts.Fatalf("%v", err)
 	}
 	ts.Setenv("SOURCES", filepath.Join(testCacheRoot(), "sources"))
 }

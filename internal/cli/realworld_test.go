@@ -14,6 +14,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/portabin/portabin/internal/ctest"
 	"github.com/portabin/portabin/internal/elfinfo"
 	"github.com/portabin/portabin/internal/target"
 )
@@ -243,25 +244,7 @@ func fetchSources(t *testing.T, pkgs ...string) map[string]string {
 			unique = append(unique, p)
 		}
 	}
-	cmd := exec.Command("bash", append([]string{filepath.Join(repoRoot, "scripts", "fetch-sources.sh")}, unique...)...)
-	cmd.Dir = repoRoot
-	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "LC_ALL=C"}
-	for _, name := range []string{"HOME", "PORTABIN_TEST_CACHE", "TMPDIR"} {
-		if v, ok := os.LookupEnv(name); ok {
-			cmd.Env = append(cmd.Env, name+"="+v)
-		}
-	}
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	err := cmd.Run()
-	var exitErr *exec.ExitError
-	switch {
-	case errors.As(err, &exitErr) && exitErr.ExitCode() == 3:
-		t.Skipf("the upstream sources are not available here:\n%s", stderr.String())
-	case err != nil:
-		t.Fatalf("fetching the sources: %v\n%s", err, stderr.String())
-	}
-	dirs := strings.Fields(stdout.String())
+	dirs := ctest.FetchSources(t, unique...)
 	if len(dirs) != len(unique) {
 		t.Fatalf("fetch-sources.sh printed %q for %q", dirs, unique)
 	}

@@ -3,12 +3,14 @@ package ctest
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"testing"
 
 	"github.com/portabin/portabin/internal/cache"
@@ -137,4 +139,42 @@ func Mangle(data []byte) [][]byte {
 		out = append(out, c)
 	}
 	return out
+}
+
+// ErrSourcesUnavailable means scripts/fetch-sources.sh cannot get sources on this machine (no
+// apt, or its Debian mirror is unreachable).
+var ErrSourcesUnavailable = errors.New("the upstream sources are not available here")
+
+// RunFetchSources runs scripts/fetch-sources.sh with args: it fetches the upstream sources of
+// Debian source packages into the test cache (-d: only the tarballs) and prints a folder per
+// package, which come back in order.
+func RunFetchSources(args ...string) ([]string, error) {
+	_, file, _, _ := runtime.Caller(0)
+	repo := filepath.Join(filepath.Dir(file), "..", "..")
+	cmd := exec.Command("bash", append([]string{filepath.Join(repo, "scripts", "fetch-sources.sh")}, args...)...)
+	cmd.Dir = repo
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	var exitErr *exec.ExitError
+	switch {
+	case errors.As(err, &exitErr) && exitErr.ExitCode() == 3:
+		return nil, fmt.Errorf("%w:\n%s", ErrSourcesUnavailable, stderr.String())
+	case err != nil:
+		return nil, fmt.Errorf("fetching the sources: %v\n%s", err, stderr.String())
+	}
+	return strings.Fields(stdout.String()), nil
+}
+
+// FetchSources is RunFetchSources for tests, which are skipped where sources cannot be had.
+func FetchSources(t testing.TB, args ...string) []string {
+	t.Helper()
+	dirs, err := RunFetchSources(args...)
+	if errors.Is(err, ErrSourcesUnavailable) {
+		t.Skip(err)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return dirs
 }

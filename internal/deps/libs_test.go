@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/pem"
-	"errors"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -18,6 +17,7 @@ import (
 	"github.com/portabin/portabin/internal/build"
 	"github.com/portabin/portabin/internal/buildsys"
 	"github.com/portabin/portabin/internal/cache"
+	"github.com/portabin/portabin/internal/ctest"
 	"github.com/portabin/portabin/internal/deps"
 	"github.com/portabin/portabin/internal/target"
 	"github.com/portabin/portabin/internal/toolchain"
@@ -76,16 +76,7 @@ func setup(t *testing.T, libs ...string) string {
 	for _, l := range libs {
 		args = append(args, debianSources[l])
 	}
-	cmd := exec.Command(filepath.Join("..", "..", "scripts", "fetch-sources.sh"), args...)
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	if err := cmd.Run(); err != nil {
-		var exit *exec.ExitError
-		if errors.As(err, &exit) && exit.ExitCode() == 3 {
-			t.Skipf("the Debian sources cannot be had here: %s", stderr.String())
-		}
-		t.Fatalf("fetch-sources: %v\n%s", err, stderr.String())
-	}
+	ctest.FetchSources(t, args...)
 	return filepath.Join(testCacheDir(), "sources")
 }
 

@@ -3,7 +3,6 @@ package malloc
 import (
 	"bytes"
 	"context"
-	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -11,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/portabin/portabin/internal/ccwrap"
+	"github.com/portabin/portabin/internal/ctest"
 	"github.com/portabin/portabin/internal/deps"
 	"github.com/portabin/portabin/internal/elfinfo"
 	"github.com/portabin/portabin/internal/target"
@@ -22,18 +22,7 @@ import (
 // scripts/fetch-sources.sh into the test cache; skipped where apt's mirror cannot be reached.
 func sourcesDir(t *testing.T) string {
 	t.Helper()
-	cmd := exec.Command("bash", "../../scripts/fetch-sources.sh", "-d", "mimalloc")
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	err := cmd.Run()
-	var exitErr *exec.ExitError
-	switch {
-	case errors.As(err, &exitErr) && exitErr.ExitCode() == 3:
-		t.Skipf("mimalloc's source is not available here:\n%s", stderr.String())
-	case err != nil:
-		t.Fatalf("fetching mimalloc's source: %v\n%s", err, stderr.String())
-	}
-	return strings.TrimSpace(stdout.String())
+	return ctest.FetchSources(t, "-d", "mimalloc")[0]
 }
 
 // Every allocation entry point, and C++'s operator new, must give memory from mimalloc's heap
