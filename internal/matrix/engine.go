@@ -18,6 +18,8 @@ import (
 	"github.com/portabin/portabin/internal/cache"
 	"github.com/portabin/portabin/internal/engine"
 	"github.com/portabin/portabin/internal/image"
+	"github.com/portabin/portabin/internal/runner"
+	"github.com/portabin/portabin/internal/sandbox"
 	"github.com/portabin/portabin/internal/seccomp"
 	"github.com/portabin/portabin/internal/syscalls"
 	"github.com/portabin/portabin/internal/target"
@@ -57,9 +59,6 @@ func NewEngineRunner(name string) (*EngineRunner, error) {
 }
 
 func (r *EngineRunner) Name() string { return r.engine.Name }
-
-// outputCap bounds what is kept of each output stream.
-const outputCap = 16 << 20
 
 // insideDir is where the executable (and qemu) appear in a cell's root.
 const insideDir = "/portabin"
@@ -119,11 +118,11 @@ func (r *EngineRunner) Run(ctx context.Context, job Job) (Outcome, error) {
 	}
 	cmd.WaitDelay = 30 * time.Second
 	cmd.Stdin = bytes.NewReader(job.Case.Stdin)
-	stdout, stderr := &cappedBuffer{max: outputCap}, &cappedBuffer{max: outputCap}
+	stdout, stderr := &runner.CappedBuffer{Max: sandbox.OutputCap}, &runner.CappedBuffer{Max: sandbox.OutputCap}
 	cmd.Stdout, cmd.Stderr = stdout, stderr
 	start := time.Now()
 	err = cmd.Run()
-	out := Outcome{Duration: time.Since(start), Stdout: stdout.Bytes(), Stderr: stderr.Bytes()}
+	out := Outcome{Duration: time.Since(start), Stdout: kept(stdout.Bytes(), stdout.Truncated()), Stderr: kept(stderr.Bytes(), stderr.Truncated())}
 	if ctx.Err() != nil {
 		return Outcome{}, ctx.Err()
 	}
@@ -215,30 +214,4 @@ func (r *EngineRunner) profile(kernel syscalls.Version) (string, error) {
 		return path, nil
 	}
 	return path, atomicfile.Write(path, data, 0o644)
-}
-
-// cappedBuffer keeps the first max bytes written and counts the rest.
-type cappedBuffer struct {
-	buf     bytes.Buffer
-	max     int
-	dropped int
-}
-
-func (b *cappedBuffer) Write(p []byte) (int, error) {
-	room := b.max - b.buf.Len()
-	if room >= len(p) {
-		return b.buf.Write(p)
-	}
-	if room > 0 {
-		b.buf.Write(p[:room])
-	}
-	b.dropped += len(p) - max(room, 0)
-	return len(p), nil
-}
-
-func (b *cappedBuffer) Bytes() []byte {
-	if b.dropped == 0 {
-		return b.buf.Bytes()
-	}
-	return append(b.buf.Bytes(), fmt.Sprintf("\n[portabin: %d more bytes not kept]\n", b.dropped)...)
 }

@@ -2,6 +2,7 @@ package matrix
 
 import (
 	"context"
+	"fmt"
 
 	"github.com/portabin/portabin/internal/sandbox"
 )
@@ -43,4 +44,12 @@ func (NativeRunner) Run(ctx context.Context, job Job) (Outcome, error) {
 		Missing:   res.Missing,
 		ExecError: res.ExecError,
 	}, nil
+}
+
+// kept is a captured stream, marked where the runner dropped its end (past sandbox.OutputCap).
+func kept(out []byte, truncated bool) []byte {
+	if !truncated {
+		return out
+	}
+	return append(out, fmt.Sprintf("\n[portabin: output beyond %d MiB not kept]\n", sandbox.OutputCap>>20)...)
 }

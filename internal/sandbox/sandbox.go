@@ -57,6 +57,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/portabin/portabin/internal/runner"
 	"github.com/portabin/portabin/internal/seccomp"
 	"github.com/portabin/portabin/internal/syscalls"
 	"github.com/portabin/portabin/internal/target"
@@ -259,7 +260,7 @@ func Run(ctx context.Context, spec Spec) (Result, error) {
 		}
 	}
 
-	stdout, stderr := &cappedBuffer{max: OutputCap}, &cappedBuffer{max: OutputCap}
+	stdout, stderr := &runner.CappedBuffer{Max: OutputCap}, &runner.CappedBuffer{Max: OutputCap}
 	cmd := exec.CommandContext(runCtx, "/proc/self/exe", "portabin-sandbox-init")
 	cmd.Env = stageEnviron("init")
 	cmd.Dir = "/"
@@ -300,8 +301,8 @@ func Run(ctx context.Context, spec Spec) (Result, error) {
 
 	waitErr := cmd.Wait()
 	res := Result{Duration: time.Since(started)}
-	res.Stdout, res.StdoutTruncated = stdout.Bytes(), stdout.truncated
-	res.Stderr, res.StderrTruncated = stderr.Bytes(), stderr.truncated
+	res.Stdout, res.StdoutTruncated = stdout.Bytes(), stdout.Truncated()
+	res.Stderr, res.StderrTruncated = stderr.Bytes(), stderr.Truncated()
 	st, stErr := proc.status()
 	res.OutOfMemory = cg.oomKilled()
 	if supervisor != nil {
@@ -565,24 +566,3 @@ func hostArch() string {
 	}
 	return runtime.GOARCH
 }
-
-// cappedBuffer keeps the first max bytes written to it and drops the rest, so that a program
-// that floods its output neither fills memory nor blocks. The buffer is a field, not embedded:
-// io.Copy would use an embedded bytes.Buffer's ReadFrom and bypass the cap.
-type cappedBuffer struct {
-	buf       bytes.Buffer
-	max       int
-	truncated bool
-}
-
-func (b *cappedBuffer) Write(p []byte) (int, error) {
-	room := b.max - b.buf.Len()
-	if len(p) > room {
-		b.truncated = true
-		b.buf.Write(p[:max(room, 0)])
-		return len(p), nil
-	}
-	return b.buf.Write(p)
-}
-
-func (b *cappedBuffer) Bytes() []byte { return b.buf.Bytes() }
