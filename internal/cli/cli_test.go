@@ -70,7 +70,7 @@ func setup() (int, error) {
 		}
 	}
 	// Dependency builds (OpenSSL takes minutes) are shared with internal/deps's tests.
-	deps := filepath.Join(testCacheRoot(), "deps-cache", "deps")
+	deps := filepath.Join(ctest.CacheDir(), "deps-cache", "deps")
 	if err := os.MkdirAll(deps, 0o755); err != nil {
 		return 0, err
 	}
@@ -222,16 +222,7 @@ func cmdDepSources(ts *testscript.TestScript, neg bool, args []string) {
 	if _, err := ctest.RunFetchSources(append([]string{"-d"}, args...)...); err != nil {
 		ts.Fatalf("%v", err)
 	}
-	ts.Setenv("SOURCES", filepath.Join(testCacheRoot(), "sources"))
-}
-
-// testCacheRoot is where slow test set-up is kept across runs, outside the checkout.
-func testCacheRoot() string {
-	if d := os.Getenv("PORTABIN_TEST_CACHE"); d != "" {
-		return d
-	}
-	home, _ := os.UserHomeDir()
-	return filepath.Join(home, ".cache", "portabin-test")
+	ts.Setenv("SOURCES", filepath.Join(ctest.CacheDir(), "sources"))
 }
 
 // builderimage makes (once, cached outside the checkout) the local container image the

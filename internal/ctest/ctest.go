@@ -141,6 +141,16 @@ func Mangle(data []byte) [][]byte {
 	return out
 }
 
+// CacheDir is where tests keep slow set-up across runs, outside the checkout, as the scripts do:
+// $PORTABIN_TEST_CACHE, else ~/.cache/portabin-test.
+func CacheDir() string {
+	if d := os.Getenv("PORTABIN_TEST_CACHE"); d != "" {
+		return d
+	}
+	home, _ := os.UserHomeDir()
+	return filepath.Join(home, ".cache", "portabin-test")
+}
+
 // ErrSourcesUnavailable means scripts/fetch-sources.sh cannot get sources on this machine (no
 // apt, or its Debian mirror is unreachable).
 var ErrSourcesUnavailable = errors.New("the upstream sources are not available here")

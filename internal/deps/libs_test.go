@@ -29,14 +29,6 @@ import (
 // content like any portabin cache, and the real upstream tarballs come from Debian's source
 // packages (scripts/fetch-sources.sh -d).
 
-func testCacheDir() string {
-	if d := os.Getenv("PORTABIN_TEST_CACHE"); d != "" {
-		return d
-	}
-	home, _ := os.UserHomeDir()
-	return filepath.Join(home, ".cache", "portabin-test")
-}
-
 // debianSources maps each recipe to its Debian bookworm source package.
 var debianSources = map[string]string{
 	"zlib": "zlib", "bzip2": "bzip2", "xz": "xz-utils", "zstd": "libzstd", "libpng": "libpng1.6",
@@ -59,7 +51,7 @@ func setup(t *testing.T, libs ...string) string {
 		}
 		shared = append(shared, dir)
 	}
-	depsCache := filepath.Join(testCacheDir(), "deps-cache")
+	depsCache := filepath.Join(ctest.CacheDir(), "deps-cache")
 	if err := os.MkdirAll(depsCache, 0o755); err != nil {
 		t.Fatal(err)
 	}
@@ -77,7 +69,7 @@ func setup(t *testing.T, libs ...string) string {
 		args = append(args, debianSources[l])
 	}
 	ctest.FetchSources(t, args...)
-	return filepath.Join(testCacheDir(), "sources")
+	return filepath.Join(ctest.CacheDir(), "sources")
 }
 
 // buildProject builds a copy of testdata/name against deps and returns the executables by name.
