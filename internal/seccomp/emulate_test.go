@@ -203,6 +203,18 @@ func TestEmulatedKernels(t *testing.T) {
 	hostRelease := unix.ByteSliceToString(host.Release[:])
 	hostNodename := unix.ByteSliceToString(host.Nodename[:])
 
+	// Kernels older than 3.17 refuse every call the program makes but openat and uname.
+	beforeGetrandomResults := map[string]string{"getrandom": enosys, "memfd_create": enosys, "statx": enosys,
+		"pidfd_open": enosys, "close_range": enosys, "i386_getrandom": enosys, "child_getrandom": enosys}
+	beforeGetrandom := []Call{
+		{Name: "close_range", Number: 436, Arch: "x86_64", Since: "5.9", Count: 1},
+		{Name: "getrandom", Number: 355, Arch: "i386", Since: "3.17", Count: 1},
+		{Name: "getrandom", Number: 318, Arch: "x86_64", Since: "3.17", Count: 2},
+		{Name: "memfd_create", Number: 319, Arch: "x86_64", Since: "3.17", Count: 1},
+		{Name: "pidfd_open", Number: 434, Arch: "x86_64", Since: "5.3", Count: 1},
+		{Name: "statx", Number: 332, Arch: "x86_64", Since: "4.11", Count: 1},
+	}
+
 	tests := []struct {
 		kernel   string
 		mode     Mode
@@ -216,18 +228,10 @@ func TestEmulatedKernels(t *testing.T) {
 	}{
 		{
 			kernel: "3.10", mode: Notify, hostname: "old-box",
-			results: with(map[string]string{"getrandom": enosys, "memfd_create": enosys, "statx": enosys,
-				"pidfd_open": enosys, "close_range": enosys, "i386_getrandom": enosys, "child_getrandom": enosys}),
+			results: with(beforeGetrandomResults),
 			release: "3.10.0", nodename: "old-box", oldold: "3.10.0",
-			enosys: []Call{
-				{Name: "close_range", Number: 436, Arch: "x86_64", Since: "5.9", Count: 1},
-				{Name: "getrandom", Number: 355, Arch: "i386", Since: "3.17", Count: 1},
-				{Name: "getrandom", Number: 318, Arch: "x86_64", Since: "3.17", Count: 2},
-				{Name: "memfd_create", Number: 319, Arch: "x86_64", Since: "3.17", Count: 1},
-				{Name: "pidfd_open", Number: 434, Arch: "x86_64", Since: "5.3", Count: 1},
-				{Name: "statx", Number: 332, Arch: "x86_64", Since: "4.11", Count: 1},
-			},
-			faked: 4, // uname, and the three forms through int $0x80
+			enosys: beforeGetrandom,
+			faked:  4, // uname, and the three forms through int $0x80
 		},
 		{
 			kernel: "5.4", mode: Notify,
@@ -238,24 +242,15 @@ func TestEmulatedKernels(t *testing.T) {
 		},
 		{
 			kernel: "2.6.32", mode: Notify, hostname: "rhel6",
-			results: with(map[string]string{"getrandom": enosys, "memfd_create": enosys, "statx": enosys,
-				"pidfd_open": enosys, "close_range": enosys, "i386_getrandom": enosys, "child_getrandom": enosys}),
+			results: with(beforeGetrandomResults),
 			release: "2.6.32", nodename: "rhel6", oldold: "2.6.32",
-			enosys: []Call{
-				{Name: "close_range", Number: 436, Arch: "x86_64", Since: "5.9", Count: 1},
-				{Name: "getrandom", Number: 355, Arch: "i386", Since: "3.17", Count: 1},
-				{Name: "getrandom", Number: 318, Arch: "x86_64", Since: "3.17", Count: 2},
-				{Name: "memfd_create", Number: 319, Arch: "x86_64", Since: "3.17", Count: 1},
-				{Name: "pidfd_open", Number: 434, Arch: "x86_64", Since: "5.3", Count: 1},
-				{Name: "statx", Number: 332, Arch: "x86_64", Since: "4.11", Count: 1},
-			},
-			faked: 4,
+			enosys: beforeGetrandom,
+			faked:  4,
 		},
 		{
 			// Errno mode answers the same calls ENOSYS, records nothing and leaves uname alone.
 			kernel: "3.10", mode: Errno,
-			results: with(map[string]string{"getrandom": enosys, "memfd_create": enosys, "statx": enosys,
-				"pidfd_open": enosys, "close_range": enosys, "i386_getrandom": enosys, "child_getrandom": enosys}),
+			results: with(beforeGetrandomResults),
 			release: hostRelease, nodename: hostNodename, oldold: hostRelease[:min(len(hostRelease), 8)],
 		},
 	}
