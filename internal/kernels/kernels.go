@@ -36,6 +36,7 @@ type entry struct {
 	names        []string
 	version      syscalls.Version
 	distribution string
+	source       string
 }
 
 //go:embed kernels.tsv
@@ -57,7 +58,7 @@ func parseTable(data string) []entry {
 		if err != nil {
 			panic(fmt.Sprintf("kernels.tsv:%d: %v", i+1, err))
 		}
-		out = append(out, entry{strings.Split(f[0], ","), v, f[2]})
+		out = append(out, entry{strings.Split(f[0], ","), v, f[2], f[3]})
 	}
 	return out
 }

@@ -76,14 +76,14 @@ func TestReleaseVersion(t *testing.T) {
 func TestTable(t *testing.T) {
 	seen := map[string]bool{}
 	for _, e := range table {
+		if !strings.HasPrefix(e.source, "https://") {
+			t.Errorf("%v: no source", e.names)
+		}
 		for _, n := range e.names {
 			if seen[n] {
 				t.Errorf("name %q appears twice", n)
 			}
 			seen[n] = true
 		}
-	}
-	if !strings.Contains(tableTSV, "https://") {
-		t.Error("no sources")
 	}
 }
