@@ -508,18 +508,38 @@ func (p *program) splitUnits() {
 	}
 }
 
-// callersOf lists the units that call or jump to any of fns.
-func (p *program) callersOf(fns map[uint64]bool) []int {
-	var us []int
+// indexUnits records, in one pass over the code, the units that enter the
+// kernel themselves and the units that call or jump to each address.
+func (p *program) indexUnits() (entering []int, callers map[uint64][]int) {
+	callers = map[uint64][]int{}
 	for u, un := range p.units {
+		enters := false
 		for _, in := range un.sec.code[un.from:un.to] {
-			if (in.op == opCall || in.op == opJump) && fns[uint64(in.imm)] {
-				us = append(us, u)
-				break
+			switch in.op {
+			case opSyscall, opInt80:
+				enters = true
+			case opCall, opJump:
+				t := uint64(in.imm)
+				if us := callers[t]; len(us) == 0 || us[len(us)-1] != u {
+					callers[t] = append(us, u)
+				}
 			}
 		}
+		if enters {
+			entering = append(entering, u)
+		}
 	}
-	return us
+	return entering, callers
+}
+
+// callersOf lists, in order, the units that call or jump to any of fns.
+func callersOf(callers map[uint64][]int, fns map[uint64]bool) []int {
+	var us []int
+	for fn := range fns {
+		us = append(us, callers[fn]...)
+	}
+	slices.Sort(us)
+	return slices.Compact(us)
 }
 
 func (p *program) runUnit(z *analyzer, u int) []site {
@@ -579,8 +599,11 @@ func (p *program) analyse() *Result {
 	tramps := map[uint64][]loc{}
 	z := &analyzer{arch: p.arch, funcStarts: p.funcStarts, tramps: tramps, pending: map[uint64]*state{}}
 	unitSites := make([][]site, len(p.units))
+	// Until trampolines are known, only a syscall instruction makes a
+	// site: the first round runs the units that have one.
+	entering, callers := p.indexUnits()
 	var all []site
-	for u := range p.units {
+	for _, u := range entering {
 		unitSites[u] = p.runUnit(z, u)
 		all = append(all, unitSites[u]...)
 	}
@@ -588,7 +611,7 @@ func (p *program) analyse() *Result {
 	p.confirmHints(tramps, all, changed)
 	p.discover(tramps, all, changed)
 	for round := 0; len(changed) > 0 && round < 64; round++ {
-		redo := p.callersOf(changed)
+		redo := callersOf(callers, changed)
 		changed = map[uint64]bool{}
 		for _, u := range redo {
 			unitSites[u] = p.runUnit(z, u)
