@@ -30,6 +30,7 @@ var cacheKinds = []struct {
 	{"deps", "dependency sources (by sha256), builds and sysroots, per target", false},
 	{"malloc", "allocators built per target (--malloc)", false},
 	{"seccomp-profiles", "kernel-emulation profiles for container runners", true},
+	{"check", "reports of checked files, reused while a file is unchanged", true},
 }
 
 // NewCacheCommand is `portabin cache list|prune`.

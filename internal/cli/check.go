@@ -16,6 +16,7 @@ import (
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
+	"github.com/portabin/portabin/internal/cache"
 	"github.com/portabin/portabin/internal/check"
 	"github.com/portabin/portabin/internal/elfinfo"
 	"github.com/portabin/portabin/internal/kernels"
@@ -28,6 +29,7 @@ type checkFlags struct {
 	requireKernel string
 	requireISA    string
 	allowDynamic  bool
+	noCache       bool
 }
 
 // NewCheckCommand is `portabin check PATH...`.
@@ -63,6 +65,7 @@ differently elsewhere. Exit 0 when every file meets the requirements, 1 when one
 	completeFlag(cmd, "require-kernel", kernelNames()...)
 	fl.StringVar(&f.requireISA, "require-isa", "", "fail files that need more than this CPU level, e.g. x86-64-v2")
 	fl.BoolVar(&f.allowDynamic, "allow-dynamic", false, "accept dynamically linked files")
+	fl.BoolVar(&f.noCache, "no-cache", false, "analyse every file again instead of reusing the report of an unchanged file")
 	return cmd
 }
 
@@ -126,7 +129,14 @@ func isELF(path string) bool {
 func runCheck(ctx context.Context, stdout, stderr io.Writer, paths []string, req check.Requirements, f checkFlags) error {
 	var reports []*check.Report
 	bad, failed := 0, 0
-	for res := range checkFiles(ctx, paths, req) {
+	checkOne := check.File
+	if !f.noCache {
+		// Without a cache folder every file is simply analysed.
+		if dir, err := cache.Sub("check"); err == nil {
+			checkOne = check.NewCache(dir).File
+		}
+	}
+	for res := range checkFiles(ctx, paths, req, checkOne) {
 		if res.err != nil {
 			bad++
 			msg := res.err.Error()
@@ -172,7 +182,7 @@ type checked struct {
 
 // checkFiles checks paths on every CPU and yields the results in the order of paths; it stops
 // starting files when ctx ends.
-func checkFiles(ctx context.Context, paths []string, req check.Requirements) iter.Seq[checked] {
+func checkFiles(ctx context.Context, paths []string, req check.Requirements, checkOne func(string, check.Requirements) (*check.Report, error)) iter.Seq[checked] {
 	return func(yield func(checked) bool) {
 		results := make([]chan checked, len(paths))
 		for i := range results {
@@ -196,7 +206,7 @@ func checkFiles(ctx context.Context, paths []string, req check.Requirements) ite
 		for range min(runtime.GOMAXPROCS(0), len(paths)) {
 			go func() {
 				for i := range next {
-					rep, err := check.File(paths[i], req)
+					rep, err := checkOne(paths[i], req)
 					results[i] <- checked{paths[i], rep, err}
 				}
 			}()
