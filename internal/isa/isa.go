@@ -86,9 +86,8 @@ type arch struct {
 	levels []string // index 0 is the baseline
 	// level maps a feature to an index into levels; features missing from it do not raise the level.
 	level map[string]int
-	// decode classifies the instruction at the start of code, calling use for each feature it
-	// needs, and returns its length; ok is false for bytes it cannot decode.
-	decode func(code []byte, pc uint64, use func(feature string)) (size int, ok bool)
+	// decoder returns a decodeFunc for one goroutine's use.
+	decoder func() decodeFunc
 	// references returns the code addresses that a resolver function loads (IFUNC targets).
 	references func(code []byte, pc uint64) []uint64
 	// variant reports whether a function name marks a CPU-specific variant (dispatch.go).
@@ -118,6 +117,10 @@ func archName(f *elf.File) string {
 	return f.Machine.String()
 }
 
+// decodeFunc classifies the instruction at the start of code, calling use for each feature it
+// needs, and returns its length; ok is false for bytes it cannot decode.
+type decodeFunc func(code []byte, pc uint64, use func(feature string)) (size int, ok bool)
+
 // section is an executable section's bytes at its address.
 type section struct {
 	addr uint64
@@ -140,12 +143,13 @@ func analyze(f *elf.File, a *arch) (*Report, error) {
 
 	var counts map[string]int
 	use := func(feature string) { counts[feature]++ }
+	decode := a.decoder()
 	walk(secs, funcs, func(code []byte, pc uint64, fn *function) int {
 		counts = r.Counts
 		if fn != nil && fn.dispatched {
 			counts = r.DispatchedCounts
 		}
-		size, ok := a.decode(code, pc, use)
+		size, ok := decode(code, pc, use)
 		if ok {
 			r.Instructions++
 		} else {

@@ -13,6 +13,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/portabin/portabin/internal/ctest"
+	"github.com/portabin/portabin/internal/x86memo"
 )
 
 const helloC = "#include <stdio.h>\nint main(void) { puts(\"hi\"); return 0; }\n"
@@ -223,7 +224,7 @@ func TestDecodeX86(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.asm, func(t *testing.T) {
 			var got []string
-			size, ok := decodeX86(tt.code, 0x1000, func(f string) { got = append(got, f) })
+			size, ok := decodeX86(new(x86memo.Memo), tt.code, 0x1000, func(f string) { got = append(got, f) })
 			if !ok || size != tt.size {
 				t.Errorf("size %d, ok %v; want %d", size, ok, tt.size)
 			}
@@ -347,8 +348,9 @@ func TestBoundariesMatchObjdump(t *testing.T) {
 	}
 	funcs, _ := functions(f, secs, x86Arch)
 	ours := map[uint64]int{}
+	memo := new(x86memo.Memo)
 	walk(secs, funcs, func(code []byte, pc uint64, _ *function) int {
-		size, ok := decodeX86(code, pc, func(string) {})
+		size, ok := decodeX86(memo, code, pc, func(string) {})
 		if ok {
 			ours[pc] = size
 		}

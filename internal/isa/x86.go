@@ -4,6 +4,8 @@ import (
 	"strings"
 
 	"golang.org/x/arch/x86/x86asm"
+
+	"github.com/portabin/portabin/internal/x86memo"
 )
 
 var x86Arch = &arch{
@@ -19,7 +21,10 @@ var x86Arch = &arch{
 		"avx512ifma": 3, "avx512bf16": 3, "avx512fp16": 3, "avx512vp2intersect": 3, "avx512er": 3,
 		"avx512pf": 3, "avx512-4fmaps": 3, "avx10": 3,
 	},
-	decode:     decodeX86,
+	decoder: func() decodeFunc {
+		memo := new(x86memo.Memo)
+		return func(code []byte, pc uint64, use func(string)) (int, bool) { return decodeX86(memo, code, pc, use) }
+	},
 	references: x86References,
 	variant: variantTokens("sse2", "sse3", "ssse3", "sse4", "sse41", "sse42", "avx", "avx2", "avx512",
 		"avx512f", "avx512bw", "avx512vl", "evex", "evex256", "evex512", "fma", "fma3", "fma4", "bmi2", "rtm",
@@ -29,7 +34,7 @@ var x86Arch = &arch{
 }
 
 // decodeX86 decodes one instruction in 64-bit mode.
-func decodeX86(code []byte, pc uint64, use func(string)) (int, bool) {
+func decodeX86(memo *x86memo.Memo, code []byte, pc uint64, use func(string)) (int, bool) {
 	if n, ok := plainX86Length(code); ok {
 		return n, true
 	}
@@ -39,7 +44,7 @@ func decodeX86(code []byte, pc uint64, use func(string)) (int, bool) {
 		}
 		return n, true
 	}
-	inst, err := x86asm.Decode(code, 64)
+	inst, err := memo.Decode(code)
 	if err != nil || inst.Len == 0 || inst.Op == 0 {
 		return undecodedX86(code, use), false
 	}

@@ -20,6 +20,8 @@ import (
 	"sort"
 	"strings"
 	"sync"
+
+	"github.com/portabin/portabin/internal/x86memo"
 )
 
 // ErrUnsupported is returned (wrapped) for ELF files of other machines.
@@ -100,6 +102,7 @@ type decoder struct {
 	out      []inst
 	lastPage pageReg // aarch64: the last adrp, for PLT stubs
 	lastLoad loadReg // aarch64: the last load through it
+	memo     x86memo.Memo
 }
 
 func (d *decoder) emit(i inst) { d.out = append(d.out, i) }
@@ -508,10 +511,15 @@ func (p *program) splitUnits() {
 	}
 }
 
+// callRef is a call or jump to target from unit.
+type callRef struct {
+	target uint64
+	unit   int
+}
+
 // indexUnits records, in one pass over the code, the units that enter the
-// kernel themselves and the units that call or jump to each address.
-func (p *program) indexUnits() (entering []int, callers map[uint64][]int) {
-	callers = map[uint64][]int{}
+// kernel themselves and every call and jump.
+func (p *program) indexUnits() (entering []int, calls []callRef) {
 	for u, un := range p.units {
 		enters := false
 		for _, in := range un.sec.code[un.from:un.to] {
@@ -519,27 +527,25 @@ func (p *program) indexUnits() (entering []int, callers map[uint64][]int) {
 			case opSyscall, opInt80:
 				enters = true
 			case opCall, opJump:
-				t := uint64(in.imm)
-				if us := callers[t]; len(us) == 0 || us[len(us)-1] != u {
-					callers[t] = append(us, u)
-				}
+				calls = append(calls, callRef{uint64(in.imm), u})
 			}
 		}
 		if enters {
 			entering = append(entering, u)
 		}
 	}
-	return entering, callers
+	return entering, calls
 }
 
 // callersOf lists, in order, the units that call or jump to any of fns.
-func callersOf(callers map[uint64][]int, fns map[uint64]bool) []int {
+func callersOf(calls []callRef, fns map[uint64]bool) []int {
 	var us []int
-	for fn := range fns {
-		us = append(us, callers[fn]...)
+	for _, c := range calls {
+		if fns[c.target] && (len(us) == 0 || us[len(us)-1] != c.unit) {
+			us = append(us, c.unit)
+		}
 	}
-	slices.Sort(us)
-	return slices.Compact(us)
+	return us
 }
 
 func (p *program) runUnit(z *analyzer, u int) []site {
@@ -601,7 +607,7 @@ func (p *program) analyse() *Result {
 	unitSites := make([][]site, len(p.units))
 	// Until trampolines are known, only a syscall instruction makes a
 	// site: the first round runs the units that have one.
-	entering, callers := p.indexUnits()
+	entering, calls := p.indexUnits()
 	var all []site
 	for _, u := range entering {
 		unitSites[u] = p.runUnit(z, u)
@@ -611,7 +617,7 @@ func (p *program) analyse() *Result {
 	p.confirmHints(tramps, all, changed)
 	p.discover(tramps, all, changed)
 	for round := 0; len(changed) > 0 && round < 64; round++ {
-		redo := callersOf(callers, changed)
+		redo := callersOf(calls, changed)
 		changed = map[uint64]bool{}
 		for _, u := range redo {
 			unitSites[u] = p.runUnit(z, u)

@@ -107,7 +107,7 @@ func decodeX86Slow(d *decoder, addr uint64, b []byte) int {
 		d.emit(inst{addr: addr, op: opDead})
 		return n
 	}
-	in, err := x86asm.Decode(b, 64)
+	in, err := d.memo.Decode(b)
 	if err != nil || in.Len == 0 {
 		d.emit(inst{addr: addr, op: opDead})
 		return 1
