@@ -35,7 +35,7 @@ var x86Arch = &arch{
 
 // decodeX86 decodes one instruction in 64-bit mode.
 func decodeX86(memo *x86memo.Memo, code []byte, pc uint64, use func(string)) (int, bool) {
-	if n, ok := plainX86Length(code); ok {
+	if n, ok := baselineX86Length(code); ok {
 		return n, true
 	}
 	if n := x86asmGap(code); n > 0 {

@@ -1,5 +1,7 @@
 package isa
 
+import "github.com/portabin/portabin/internal/x86sse"
+
 // x86asm spends about half a microsecond on each instruction, and most of a program's
 // instructions are the baseline integer ones that need no CPU extension: moves, arithmetic,
 // pushes, calls and branches. plainX86Length measures those without decoding them, so that the
@@ -57,6 +59,18 @@ var plainShapes = func() (s [256]uint8) {
 	return s
 }()
 
+// baselineX86Length returns the length of an instruction that needs no CPU extension: the
+// plain ones, and the SSE and SSE2 ones x86sse measures; false when x86asm must look.
+func baselineX86Length(code []byte) (int, bool) {
+	if n, ok := plainX86Length(code); ok {
+		return n, true
+	}
+	if in, ok := x86sse.Measure(code); ok {
+		return in.Len, true
+	}
+	return 0, false
+}
+
 // plainX86Length returns the length of a baseline instruction, or false when x86asm must look.
 func plainX86Length(code []byte) (int, bool) {
 	p := 0
@@ -73,7 +87,7 @@ func plainX86Length(code []byte) (int, bool) {
 	case 0x0f:
 		return plainX860F(code, p)
 	case 0x8d: // lea: memory operands only
-		m, ok := modRMLength(code[n:])
+		m, ok := x86sse.ModRMLength(code[n:])
 		if !ok || code[n]>>6 == 3 {
 			return 0, false
 		}
@@ -82,7 +96,7 @@ func plainX86Length(code []byte) (int, bool) {
 		if len(code) <= n || code[n]>>3&7 != 0 {
 			return 0, false
 		}
-		m, ok := modRMLength(code[n:])
+		m, ok := x86sse.ModRMLength(code[n:])
 		if !ok {
 			return 0, false
 		}
@@ -98,7 +112,7 @@ func plainX86Length(code []byte) (int, bool) {
 		if op == 0xfe && digit > 1 || op == 0xff && (digit == 3 || digit == 5 || digit == 7) { // far call, far jmp
 			return 0, false
 		}
-		m, ok := modRMLength(code[n:])
+		m, ok := x86sse.ModRMLength(code[n:])
 		if !ok {
 			return 0, false
 		}
@@ -123,7 +137,7 @@ func plainX86Length(code []byte) (int, bool) {
 		}
 		return fits(code, n+4)
 	case shapeModRM, shapeModRMImm8, shapeModRMImm32, shapeGroup3:
-		m, ok := modRMLength(code[n:])
+		m, ok := x86sse.ModRMLength(code[n:])
 		if !ok {
 			return 0, false
 		}
@@ -160,44 +174,13 @@ func plainX860F(code []byte, p int) (int, bool) {
 		return fits(code, n+4)
 	case op&0xf0 == 0x40, op&0xf0 == 0x90 && (len(code) <= n || code[n]>>3&7 == 0),
 		op == 0xb6, op == 0xb7, op == 0xbe, op == 0xbf, op == 0xaf, op == 0x1f && (len(code) <= n || code[n]>>3&7 == 0):
-		m, ok := modRMLength(code[n:])
+		m, ok := x86sse.ModRMLength(code[n:])
 		if !ok {
 			return 0, false
 		}
 		return fits(code, n+m)
 	}
 	return 0, false
-}
-
-// modRMLength is the length of a ModRM byte with its SIB byte and displacement, in 64-bit mode
-// without an address-size prefix.
-func modRMLength(b []byte) (int, bool) {
-	if len(b) < 1 {
-		return 0, false
-	}
-	mod, rm := b[0]>>6, b[0]&7
-	n := 1
-	if mod == 3 {
-		return n, true
-	}
-	if rm == 4 {
-		if len(b) < 2 {
-			return 0, false
-		}
-		n++
-		if mod == 0 && b[1]&7 == 5 {
-			n += 4
-		}
-	} else if mod == 0 && rm == 5 {
-		n += 4 // rip-relative
-	}
-	switch mod {
-	case 1:
-		n++
-	case 2:
-		n += 4
-	}
-	return n, len(b) >= n
 }
 
 func fits(code []byte, n int) (int, bool) {

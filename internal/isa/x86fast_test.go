@@ -9,6 +9,7 @@ import (
 	"golang.org/x/arch/x86/x86asm"
 
 	"github.com/portabin/portabin/internal/ctest"
+	"github.com/portabin/portabin/internal/x86sse"
 )
 
 // TestPlainX86Length checks the fast path against x86asm on real code (this test's own
@@ -43,7 +44,7 @@ func TestPlainX86Length(t *testing.T) {
 
 	plain, total := 0, 0
 	compare := func(code []byte) {
-		n, ok := plainX86Length(code)
+		n, ok := baselineX86Length(code)
 		if !ok {
 			return
 		}
@@ -74,6 +75,9 @@ func TestPlainX86Length(t *testing.T) {
 	realPlain := plain
 	for off := 0; off+16 < len(random); off += 7 {
 		compare(random[off : off+16])
+	}
+	for _, code := range x86sse.Encodings() {
+		compare(code)
 	}
 	t.Logf("fast path measured %d of %d instructions of real code, %d random starts", realPlain, total, plain-realPlain)
 	if plain == 0 {

@@ -1,6 +1,10 @@
 package sysscan
 
-import "encoding/binary"
+import (
+	"encoding/binary"
+
+	"github.com/portabin/portabin/internal/x86sse"
+)
 
 // x86asm spends about half a microsecond on every instruction. The few
 // encodings that make up most compiled code (mov, lea, push, pop, simple
@@ -328,4 +332,24 @@ func fastX86(d *decoder, addr uint64, b []byte) (int, bool) {
 		emit(inst{op: opArith, dst: dst, src: dst, src2: src, aux: aop, width: w})
 	}
 	return n, true
+}
+
+// vectorX86 translates the SSE and SSE2 instructions x86sse measures. They write no general
+// register, so only a store into the frame is worth recording, as x86asm's path records it:
+// an unknown value at base+disp, for a plain base register without index.
+func vectorX86(d *decoder, addr uint64, b []byte) (int, bool) {
+	in, ok := x86sse.Measure(b)
+	if !ok {
+		return 0, false
+	}
+	if in.Store > 0 {
+		m, ok := decodeModRM(b[in.ModRM:], in.REX)
+		if !ok {
+			return 0, false
+		}
+		if !m.rip && !m.indexed && m.base != regNone {
+			d.emit(inst{addr: addr, op: opStore, base: m.base, disp: int32(m.disp), width: in.Store, src: regNone})
+		}
+	}
+	return in.Len, true
 }
