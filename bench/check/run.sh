@@ -11,6 +11,8 @@
 # them, `scanelf -a` lists a summary of flags (TEXTREL, RPATH, NEEDED, stack...), and `lddtree`
 # resolves the libraries a dynamic file loads. None decodes the code, which check does (the
 # system calls and CPU extensions), so check is expected to cost more per file than `file`.
+# portabin runs twice with a cache folder of its own: first with it empty (every file analysed),
+# then again (the reports of the unchanged files reused, docs/check.md "Saved reports").
 #
 # Environment:
 #   PORTABIN     portabin executable (default: bin/portabin, built with `make build` if missing)
@@ -70,8 +72,12 @@ measure() {
 	rm -f "$times.one" "$times.err"
 }
 
-measure "portabin check --json" "$portabin" check --json
+checkcache=$(mktemp -d)
+trap 'rm -rf "$list" "$times" "$checkcache"' EXIT
+measure "portabin check --json" env PORTABIN_CACHE="$checkcache" "$portabin" check --json
+measure "portabin check --json, again" env PORTABIN_CACHE="$checkcache" "$portabin" check --json
 measure "file" file
+measure "readelf -d -n -V" readelf -d -n -V -W
 measure "readelf -a" readelf -a -W
 measure "scanelf -a" scanelf -a
 measure "lddtree" "${lddtree[@]}"
@@ -83,25 +89,24 @@ statics=$(file -N -F $'\t' "${files[@]}" | awk -F'\t' '/statically linked|static
 	awk '{ d = $1 - 5242880; if (d < 0) d = -d; print d, $1, $2 }' | sort -n | head -n 3)
 
 awk -v n="${#files[@]}" '
-	NR == 1 { pt = $(NF-2); pr = $(NF-1) }
 	{ name = $1; for (i = 2; i <= NF - 3; i++) name = name " " $i
 	  secs[NR] = $(NF-2); rss[NR] = $(NF-1); code[NR] = $NF; names[NR] = name }
 	END {
-		printf "%-22s %9s %10s %12s %6s %10s %10s\n", "tool", "wall s", "files/s", "peak RSS MiB", "exit", "time ×", "RSS ×"
+		printf "%-30s %9s %10s %12s %6s %9s %9s\n", "tool", "wall s", "files/s", "peak RSS MiB", "exit", "first ×", "again ×"
 		for (i = 1; i <= NR; i++) {
 			fps = secs[i] > 0 ? n / secs[i] : 0
-			tr = i == 1 ? "-" : (secs[i] > 0 ? sprintf("%.2f", pt / secs[i]) : "inf")
-			rr = i == 1 ? "-" : sprintf("%.2f", pr / rss[i])
-			printf "%-22s %9.2f %10.0f %12.1f %6s %10s %10s\n", names[i], secs[i], fps, rss[i] / 1024, code[i], tr, rr
+			first = i <= 2 ? "-" : (secs[i] > 0 ? sprintf("%.2f", secs[1] / secs[i]) : "inf")
+			again = i <= 2 ? "-" : (secs[i] > 0 ? sprintf("%.3f", secs[2] / secs[i]) : "inf")
+			printf "%-30s %9.2f %10.0f %12.1f %6s %9s %9s\n", names[i], secs[i], fps, rss[i] / 1024, code[i], first, again
 		}
 		print ""
-		print "time × and RSS × are portabin check divided by the tool: below 1, portabin is faster or smaller."
+		print "first × and again × are portabin check (empty cache, then again) divided by the tool: below 1, portabin is faster."
 	}' "$times"
 echo
 echo "single static executables (target: under 0.5 s for about 5 MB):"
 while read -r _ size f; do
 	[ -n "$f" ] || continue
-	/usr/bin/time -f '%e %M' -o "$times.one" "$portabin" check "$f" >/dev/null 2>&1 || true
+	/usr/bin/time -f '%e %M' -o "$times.one" "$portabin" check --no-cache "$f" >/dev/null 2>&1 || true
 	read -r secs rss < <(tail -n 1 "$times.one")
 	printf '  %-48s %6.1f MB %6.2f s %7.1f MiB RSS\n' "$f" "$(echo "$size / 1048576" | bc -l)" "$secs" "$(echo "$rss / 1024" | bc -l)"
 done <<<"$statics"
