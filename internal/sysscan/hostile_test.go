@@ -149,26 +149,29 @@ func TestRandomCode(t *testing.T) {
 		for i := 0; i < 10; i++ {
 			data := make([]byte, 1<<16<<(i%3))
 			rng.Read(data)
-			code, err := decodeSection(a, 0x400000, data, false)
+			sum, err := sweepSection(a, 0x400000, data, 0x400000, 0x400000+uint64(len(data)), false)
 			if err != nil {
 				t.Fatal(err)
 			}
-			sec := &codeSection{addr: 0x400000, data: data, code: code}
+			sec := &codeSection{addr: 0x400000, data: data, sum: sum}
 			p := &program{arch: a, secs: []*codeSection{sec}, names: map[uint64]string{}, nameRank: map[uint64]int{}, hinted: map[uint64]loc{}, imports: map[uint64]bool{}}
-			for _, in := range code {
-				if in.op == opCall && in.imm != 0 {
-					p.funcStarts = append(p.funcStarts, uint64(in.imm))
+			for _, c := range sum.calls {
+				if c.op == opCall && c.flags&fSlot == 0 {
+					p.funcStarts = append(p.funcStarts, c.target)
 				}
 			}
 			slices.Sort(p.funcStarts)
 			p.funcStarts = slices.Compact(p.funcStarts)
+			p.splitUnits()
 			p.analyse()
 		}
 	}
 }
 
-// TestParallelDecode checks that decoding in overlapping chunks, as big
-// sections are, yields exactly what one linear sweep does.
+// TestParallelDecode checks that sweeping in overlapping chunks, as big
+// sections are, yields exactly what one linear sweep does, and that the
+// linear decoding of the units starts exactly the instructions the sweep
+// saw.
 func TestParallelDecode(t *testing.T) {
 	rng := rand.New(rand.NewSource(3))
 	inputs := map[string][]byte{"random": make([]byte, 1<<20)}
@@ -188,13 +191,21 @@ func TestParallelDecode(t *testing.T) {
 	}
 	for name, data := range inputs {
 		for _, a := range []*arch{amd64} {
-			linear := decodeRange(a, 0x1000, data, 0, len(data))
-			chunked, err := decodeSection(a, 0x1000, data, false)
+			end := 0x1000 + uint64(len(data))
+			linear := sweepRange(a, 0x1000, data, 0, len(data), 0x1000, end)
+			chunked, err := sweepSection(a, 0x1000, data, 0x1000, end, false)
 			if err != nil {
 				t.Fatal(err)
 			}
-			if !slices.Equal(linear, chunked) {
-				t.Errorf("%s on %s: chunked decoding differs from linear (%d vs %d instructions)", name, a.name, len(chunked), len(linear))
+			if !slices.Equal(linear.starts, chunked.starts) || !slices.Equal(linear.calls, chunked.calls) ||
+				!slices.Equal(linear.enters, chunked.enters) || !slices.Equal(linear.consts, chunked.consts) {
+				t.Errorf("%s on %s: chunked sweep differs from linear (%d vs %d calls)", name, a.name, len(chunked.calls), len(linear.calls))
+			}
+			var d decoder
+			for _, in := range decodeRange(a, &d, 0x1000, data, 0, len(data)) {
+				if !linear.start(int(in.addr - 0x1000)) {
+					t.Fatalf("%s: decoding starts an instruction at %#x, the sweep does not", name, in.addr)
+				}
 			}
 		}
 	}

@@ -37,11 +37,10 @@ func TestScanSpeed(t *testing.T) {
 			code += int(s.Size)
 		}
 	}
+	// Speed is measured by bench/check, not asserted here: this logs it.
 	t.Logf("%d bytes of code scanned in %v: %d numbers, %d unknown", code, took, len(res.Numbers), res.Unknown)
-	// Generous: the goal is well under half a second for a 5 MB
-	// executable, but the machine may be busy.
-	if took > 5*time.Second {
-		t.Errorf("scan took %v", took)
+	if len(res.Numbers) == 0 {
+		t.Error("no system calls found in a Go executable")
 	}
 }
 

@@ -1,8 +1,10 @@
 // Package sysscan finds the system calls an executable's machine code can make.
 //
-// It decodes every executable section once, translates the instructions
-// into a small register-transfer form, and follows constants forward through
-// each function: into the syscall-number register at every syscall
+// It sweeps every executable section once, keeping only where each
+// instruction starts, the calls and jumps, the kernel entries and the
+// constants; then it decodes again, into a small register-transfer form,
+// just the functions that enter the kernel or call a trampoline, and
+// follows constants forward through each of them: into the syscall-number register at every syscall
 // instruction, and into the argument register of every call to a "syscall
 // trampoline" — a function such as libc's syscall() or musl's
 // __syscall_cp_asm whose number arrives as an argument. Trampolines are
@@ -110,7 +112,48 @@ func (d *decoder) emit(i inst) { d.out = append(d.out, i) }
 type codeSection struct {
 	addr uint64
 	data []byte
-	code []inst
+	sum  *summary
+}
+
+// summary is what the sweep of a section keeps of its instructions. The
+// instructions themselves are decoded again, function by function, only
+// where the data flow runs: most code never comes near the kernel, and
+// keeping a whole library's decoded instructions takes gigabytes.
+type summary struct {
+	starts []uint64 // bitmap: bit i is set when an instruction starts at byte i
+	calls  []ref    // calls and jumps to a known address or through a GOT slot
+	enters []uint64 // syscall and int 0x80 instructions
+	consts []ref    // constants inside the code: maybe a trampoline's address, taken
+	// lo and hi bound the executable sections, for consts.
+	lo, hi uint64
+}
+
+// ref is an instruction at addr that names target.
+type ref struct {
+	addr, target uint64
+	op           opcode
+	flags        uint8
+}
+
+func newSummary(size int, lo, hi uint64) *summary {
+	return &summary{starts: make([]uint64, (size+63)/64), lo: lo, hi: hi}
+}
+
+func (s *summary) start(off int) bool { return s.starts[off>>6]&(1<<(off&63)) != 0 }
+
+func (s *summary) note(in *inst) {
+	switch in.op {
+	case opCall, opJump:
+		if in.imm != 0 {
+			s.calls = append(s.calls, ref{addr: in.addr, target: uint64(in.imm), op: in.op, flags: in.flags})
+		}
+	case opSyscall, opInt80:
+		s.enters = append(s.enters, in.addr)
+	case opConst:
+		if t := uint64(in.imm); t >= s.lo && t < s.hi {
+			s.consts = append(s.consts, ref{addr: in.addr, target: uint64(in.imm), op: in.op})
+		}
+	}
 }
 
 func (c *codeSection) end() uint64 { return c.addr + uint64(len(c.data)) }
@@ -156,8 +199,12 @@ func scan(f *elf.File, catch bool) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
+	lo, hi := ^uint64(0), uint64(0)
 	for _, s := range secs {
-		if s.code, err = decodeSection(a, s.addr, s.data, catch); err != nil {
+		lo, hi = min(lo, s.addr), max(hi, s.end())
+	}
+	for _, s := range secs {
+		if s.sum, err = sweepSection(a, s.addr, s.data, lo, hi, catch); err != nil {
 			return nil, err
 		}
 	}
@@ -223,11 +270,11 @@ func codeSections(f *elf.File) ([]*codeSection, error) {
 	return secs, nil
 }
 
-// decodeSection translates a section, splitting big ones among CPUs. x86
+// sweepSection summarises a section, splitting big ones among CPUs. x86
 // chunks overlap their successor a little so that decoding, which
 // resynchronises within a few instructions, can be stitched together
 // exactly as one linear sweep would have produced it.
-func decodeSection(a *arch, addr uint64, data []byte, catch bool) ([]inst, error) {
+func sweepSection(a *arch, addr uint64, data []byte, lo, hi uint64, catch bool) (*summary, error) {
 	const chunkMin = 128 << 10
 	const overlap = 4 << 10
 	workers := runtime.GOMAXPROCS(0)
@@ -239,17 +286,22 @@ func decodeSection(a *arch, addr uint64, data []byte, catch bool) ([]inst, error
 		n = workers
 	}
 	if n <= 1 {
-		return decodeRange(a, addr, data, 0, len(data)), nil
+		return sweepRange(a, addr, data, 0, len(data), lo, hi), nil
 	}
 	bounds := make([]int, n+1)
 	for i := range bounds {
 		bounds[i] = len(data) * i / n &^ 3
 	}
 	bounds[n] = len(data)
-	parts := make([][]inst, n)
+	stops := make([]int, n)
+	parts := make([]*summary, n)
 	errs := make([]error, n)
 	var wg sync.WaitGroup
 	for i := 0; i < n; i++ {
+		stops[i] = bounds[i+1]
+		if a.minInst == 1 && i+1 < n {
+			stops[i] = min(stops[i]+overlap, len(data))
+		}
 		wg.Add(1)
 		go func(i int) {
 			defer wg.Done()
@@ -260,11 +312,7 @@ func decodeSection(a *arch, addr uint64, data []byte, catch bool) ([]inst, error
 					}
 				}()
 			}
-			stop := bounds[i+1]
-			if a.minInst == 1 && i+1 < n {
-				stop = min(stop+overlap, len(data))
-			}
-			parts[i] = decodeRange(a, addr, data, bounds[i], stop)
+			parts[i] = sweepRange(a, addr, data, bounds[i], stops[i], lo, hi)
 		}(i)
 	}
 	wg.Wait()
@@ -273,46 +321,85 @@ func decodeSection(a *arch, addr uint64, data []byte, catch bool) ([]inst, error
 			return nil, err
 		}
 	}
-	total := 0
-	for _, p := range parts {
-		total += len(p)
-	}
-	out := make([]inst, 0, total)
-	from := addr // where the previous part handed over
+	out := newSummary(len(data), lo, hi)
+	from := 0 // where the previous part handed over
 	for i, p := range parts {
-		to := addr + uint64(len(data))
+		to := len(data)
 		if i+1 < n {
-			to = syncPoint(p, parts[i+1], addr+uint64(bounds[i+1]))
+			to = syncPoint(p, parts[i+1], bounds[i+1], stops[i])
 		}
-		start := sort.Search(len(p), func(k int) bool { return p[k].addr >= from })
-		end := sort.Search(len(p), func(k int) bool { return p[k].addr >= to })
-		out = append(out, p[start:end]...)
+		copyBits(out.starts, p.starts, from, to)
+		first, end := addr+uint64(from), addr+uint64(to)
+		in := func(r ref) bool { return r.addr >= first && r.addr < end }
+		for _, r := range p.calls {
+			if in(r) {
+				out.calls = append(out.calls, r)
+			}
+		}
+		for _, r := range p.consts {
+			if in(r) {
+				out.consts = append(out.consts, r)
+			}
+		}
+		for _, e := range p.enters {
+			if e >= first && e < end {
+				out.enters = append(out.enters, e)
+			}
+		}
 		from = to
 	}
 	return out, nil
 }
 
-// syncPoint is the first address at or after boundary where both decodings
-// start an instruction.
-func syncPoint(prev, next []inst, boundary uint64) uint64 {
-	i := sort.Search(len(prev), func(k int) bool { return prev[k].addr >= boundary })
-	j := 0
-	for i < len(prev) && j < len(next) {
-		switch {
-		case prev[i].addr == next[j].addr:
-			return prev[i].addr
-		case prev[i].addr < next[j].addr:
-			i++
-		default:
-			j++
+// syncPoint is the first offset at or after boundary, and before stop
+// (where prev's sweep ended), where both sweeps start an instruction.
+func syncPoint(prev, next *summary, boundary, stop int) int {
+	for off := boundary; off < stop; off++ {
+		if prev.start(off) && next.start(off) {
+			return off
 		}
 	}
 	return boundary
 }
 
-// decodeRange decodes linearly every instruction that starts in data[from:stop].
-func decodeRange(a *arch, addr uint64, data []byte, from, stop int) []inst {
-	d := &decoder{out: make([]inst, 0, (stop-from)/3+16)}
+// copyBits copies bits [from, to) of src into dst, whose bits there are clear.
+func copyBits(dst, src []uint64, from, to int) {
+	for off := from; off < to; {
+		if off&63 == 0 && off+64 <= to {
+			dst[off>>6] = src[off>>6]
+			off += 64
+			continue
+		}
+		dst[off>>6] |= src[off>>6] & (1 << (off & 63))
+		off++
+	}
+}
+
+// sweepRange decodes linearly every instruction that starts in
+// data[from:stop] and summarises what it finds.
+func sweepRange(a *arch, addr uint64, data []byte, from, stop int, lo, hi uint64) *summary {
+	s := newSummary(len(data), lo, hi)
+	d := &decoder{}
+	for off := from; off < stop; {
+		s.starts[off>>6] |= 1 << (off & 63)
+		rest := data[off:]
+		if len(rest) < a.minInst {
+			break
+		}
+		d.out = d.out[:0]
+		off += a.decode(d, addr+uint64(off), rest)
+		for i := range d.out {
+			s.note(&d.out[i])
+		}
+	}
+	return s
+}
+
+// decodeRange decodes linearly every instruction that starts in
+// data[from:stop], reusing d's buffer.
+func decodeRange(a *arch, d *decoder, addr uint64, data []byte, from, stop int) []inst {
+	d.out = d.out[:0]
+	d.lastPage, d.lastLoad = pageReg{}, loadReg{}
 	for off := from; off < stop; {
 		rest := data[off:]
 		if len(rest) < a.minInst {
@@ -342,6 +429,7 @@ type program struct {
 	hinted     map[uint64]loc
 	imports    map[uint64]bool // GOT slots: nothing to analyse behind them
 	units      []unit
+	dec        decoder // for the units, one at a time
 }
 
 func newProgram(f *elf.File, a *arch, secs []*codeSection) *program {
@@ -385,10 +473,9 @@ func newProgram(f *elf.File, a *arch, secs []*codeSection) *program {
 		}
 	}
 	for _, s := range secs {
-		for i := range s.code {
-			in := &s.code[i]
-			if in.op == opCall && in.imm != 0 && in.flags&fSlot == 0 && inCode(uint64(in.imm)) {
-				p.funcStarts = append(p.funcStarts, uint64(in.imm))
+		for _, c := range s.sum.calls {
+			if c.op == opCall && c.flags&fSlot == 0 && inCode(c.target) {
+				p.funcStarts = append(p.funcStarts, c.target)
 			}
 		}
 	}
@@ -396,17 +483,16 @@ func newProgram(f *elf.File, a *arch, secs []*codeSection) *program {
 	p.funcStarts = slices.Compact(p.funcStarts)
 	// A stub that jumps through a named GOT slot is that import's PLT entry.
 	for _, s := range secs {
-		for i := range s.code {
-			in := &s.code[i]
-			if in.op != opJump || in.flags&fSlot == 0 {
+		for _, c := range s.sum.calls {
+			if c.op != opJump || c.flags&fSlot == 0 {
 				continue
 			}
-			name, ok := p.names[uint64(in.imm)]
+			name, ok := p.names[c.target]
 			if !ok {
 				continue
 			}
-			k := sort.Search(len(p.funcStarts), func(k int) bool { return p.funcStarts[k] > in.addr }) - 1
-			if k >= 0 && in.addr-p.funcStarts[k] <= 16 {
+			k := sort.Search(len(p.funcStarts), func(k int) bool { return p.funcStarts[k] > c.addr }) - 1
+			if k >= 0 && c.addr-p.funcStarts[k] <= 16 {
 				p.name(p.funcStarts[k], strings.TrimSuffix(name, "@got")+"@plt", 0)
 			}
 		}
@@ -488,26 +574,22 @@ func gotSlots(f *elf.File, dsyms []elf.Symbol) map[uint64]string {
 // when trampolines are discovered only the units calling them are redone.
 type unit struct {
 	sec      *codeSection
-	from, to int // indices into sec.code
+	from, to uint64 // addresses
 }
 
+// splitUnits cuts each section at the function starts where the sweep
+// starts an instruction.
 func (p *program) splitUnits() {
-	fi := 0
 	for _, s := range p.secs {
-		from := 0
-		for i := 1; i < len(s.code); i++ {
-			a := s.code[i].addr
-			for fi < len(p.funcStarts) && p.funcStarts[fi] < a {
-				fi++
-			}
-			if fi < len(p.funcStarts) && p.funcStarts[fi] == a && s.code[i-1].addr != a {
-				p.units = append(p.units, unit{sec: s, from: from, to: i})
-				from = i
+		from := s.addr
+		i := sort.Search(len(p.funcStarts), func(i int) bool { return p.funcStarts[i] > s.addr })
+		for ; i < len(p.funcStarts) && p.funcStarts[i] < s.end(); i++ {
+			if f := p.funcStarts[i]; s.sum.start(int(f - s.addr)) {
+				p.units = append(p.units, unit{sec: s, from: from, to: f})
+				from = f
 			}
 		}
-		if from < len(s.code) {
-			p.units = append(p.units, unit{sec: s, from: from, to: len(s.code)})
-		}
+		p.units = append(p.units, unit{sec: s, from: from, to: s.end()})
 	}
 }
 
@@ -517,21 +599,29 @@ type callRef struct {
 	unit   int
 }
 
-// indexUnits records, in one pass over the code, the units that enter the
-// kernel themselves and every call and jump.
+// indexUnits finds the units that enter the kernel themselves, and the
+// unit of every call and jump.
 func (p *program) indexUnits() (entering []int, calls []callRef) {
-	for u, un := range p.units {
-		enters := false
-		for _, in := range un.sec.code[un.from:un.to] {
-			switch in.op {
-			case opSyscall, opInt80:
-				enters = true
-			case opCall, opJump:
-				calls = append(calls, callRef{uint64(in.imm), u})
+	u := 0
+	for _, s := range p.secs {
+		first := u
+		for _, e := range s.sum.enters {
+			for p.units[u].to <= e {
+				u++
+			}
+			if len(entering) == 0 || entering[len(entering)-1] != u {
+				entering = append(entering, u)
 			}
 		}
-		if enters {
-			entering = append(entering, u)
+		u = first
+		for _, c := range s.sum.calls {
+			for p.units[u].to <= c.addr {
+				u++
+			}
+			calls = append(calls, callRef{c.target, u})
+		}
+		for u < len(p.units) && p.units[u].sec == s {
+			u++
 		}
 	}
 	return entering, calls
@@ -550,8 +640,10 @@ func callersOf(calls []callRef, fns map[uint64]bool) []int {
 
 func (p *program) runUnit(z *analyzer, u int) []site {
 	un := p.units[u]
+	s := un.sec
+	code := decodeRange(p.arch, &p.dec, s.addr, s.data, int(un.from-s.addr), int(un.to-s.addr))
 	z.sites = nil
-	z.run(un.sec.code[un.from:un.to], un.sec.end())
+	z.run(code, s.end())
 	return z.sites
 }
 
@@ -677,11 +769,10 @@ func (p *program) result(tramps map[uint64][]loc, sites []site) *Result {
 	// A trampoline whose address is taken may be called where no call
 	// instruction names it.
 	for _, sec := range p.secs {
-		for i := range sec.code {
-			in := &sec.code[i]
-			if t := uint64(in.imm); in.op == opConst && len(tramps[t]) > 0 && !p.imports[t] && p.isFuncStart(t) {
+		for _, c := range sec.sum.consts {
+			if t := c.target; len(tramps[t]) > 0 && !p.imports[t] && p.isFuncStart(t) {
 				res.Unknown++
-				res.UnknownAddrs = append(res.UnknownAddrs, in.addr)
+				res.UnknownAddrs = append(res.UnknownAddrs, c.addr)
 			}
 		}
 	}
