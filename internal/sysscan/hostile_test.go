@@ -247,7 +247,7 @@ func TestFastX86(t *testing.T) {
 	}
 	random := make([]byte, 1<<18)
 	rand.New(rand.NewSource(4)).Read(random)
-	texts = append(texts, random, slices.Concat(x86sse.Encodings()...))
+	texts = append(texts, random, slices.Concat(x86sse.Encodings()...), quietEncodings())
 	// decodeRange gives an instruction that emits nothing an opNop of its own.
 	norm := func(out []inst, addr uint64) []inst {
 		if len(out) == 0 {
@@ -261,6 +261,9 @@ func TestFastX86(t *testing.T) {
 			var fd, sd decoder
 			at := 0x400000 + uint64(off)
 			n, ok := fastX86(&fd, at, text[off:])
+			if !ok {
+				n, ok = quietX86(&fd, at, text[off:])
+			}
 			if !ok {
 				n, ok = vectorX86(&fd, at, text[off:])
 			}
@@ -338,4 +341,35 @@ func goArm64(t *testing.T) []byte {
 		t.Fatal(err)
 	}
 	return data
+}
+
+// quietEncodings lists padding and TEST in every form quietX86 takes, each with every ModRM
+// byte, padded with zeros to 16 bytes.
+func quietEncodings() []byte {
+	var out []byte
+	add := func(b ...byte) {
+		for len(b) < 16 {
+			b = append(b, 0)
+		}
+		out = append(out, b...)
+	}
+	for k := 0; k <= 7; k++ {
+		prefix := bytes.Repeat([]byte{0x66}, k)
+		add(append(slices.Clone(prefix), 0x90)...)
+		for _, cs := range [][]byte{nil, {0x2e}} {
+			for modrm := 0; modrm < 256; modrm++ {
+				add(slices.Concat(prefix, cs, []byte{0x0f, 0x1f, byte(modrm), 0x24, 1, 2, 3, 4})...)
+			}
+		}
+	}
+	for _, rex := range [][]byte{nil, {0x40}, {0x48}, {0x45}, {0x4b}} {
+		add(slices.Concat(rex, []byte{0xa8, 0x7f})...)
+		add(slices.Concat(rex, []byte{0xa9, 1, 2, 3, 4})...)
+		for _, op := range []byte{0x84, 0xf6, 0xf7} {
+			for modrm := 0; modrm < 256; modrm++ {
+				add(slices.Concat(rex, []byte{op, byte(modrm), 0x25, 1, 2, 3, 4, 5, 6, 7, 8})...)
+			}
+		}
+	}
+	return out
 }

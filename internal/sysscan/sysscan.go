@@ -322,6 +322,11 @@ func sweepSection(a *arch, addr uint64, data []byte, lo, hi uint64, catch bool) 
 		}
 	}
 	out := newSummary(len(data), lo, hi)
+	ncalls, nconsts := 0, 0
+	for _, p := range parts {
+		ncalls, nconsts = ncalls+len(p.calls), nconsts+len(p.consts)
+	}
+	out.calls, out.consts = make([]ref, 0, ncalls), make([]ref, 0, nconsts)
 	from := 0 // where the previous part handed over
 	for i, p := range parts {
 		to := len(data)
@@ -379,6 +384,8 @@ func copyBits(dst, src []uint64, from, to int) {
 // data[from:stop] and summarises what it finds.
 func sweepRange(a *arch, addr uint64, data []byte, from, stop int, lo, hi uint64) *summary {
 	s := newSummary(len(data), lo, hi)
+	// Compiled code has a call or jump every 20 to 30 bytes.
+	s.calls = make([]ref, 0, (stop-from)/24+16)
 	d := &decoder{}
 	for off := from; off < stop; {
 		s.starts[off>>6] |= 1 << (off & 63)
@@ -602,6 +609,11 @@ type callRef struct {
 // indexUnits finds the units that enter the kernel themselves, and the
 // unit of every call and jump.
 func (p *program) indexUnits() (entering []int, calls []callRef) {
+	n := 0
+	for _, s := range p.secs {
+		n += len(s.sum.calls)
+	}
+	calls = make([]callRef, 0, n)
 	u := 0
 	for _, s := range p.secs {
 		first := u

@@ -93,6 +93,9 @@ func decodeX86(d *decoder, addr uint64, b []byte) int {
 	if n, ok := fastX86(d, addr, b); ok {
 		return n
 	}
+	if n, ok := quietX86(d, addr, b); ok {
+		return n
+	}
 	if n, ok := vectorX86(d, addr, b); ok {
 		return n
 	}

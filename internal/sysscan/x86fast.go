@@ -353,3 +353,62 @@ func vectorX86(d *decoder, addr uint64, b []byte) (int, bool) {
 	}
 	return in.Len, true
 }
+
+// quietX86 translates padding (the multi-byte NOPs: up to six 66 prefixes, maybe CS, then
+// 0F 1F /0; and 66 90) and TEST, which writes only flags. Compilers align every function and
+// loop with the first and test before most branches with the second.
+func quietX86(d *decoder, addr uint64, b []byte) (int, bool) {
+	p := 0
+	for p < len(b) && p < 6 && b[p] == 0x66 {
+		p++
+	}
+	if p < len(b) && b[p] == 0x2e {
+		p++
+	}
+	if len(b) >= p+3 && b[p] == 0x0f && b[p+1] == 0x1f && b[p+2]>>3&7 == 0 {
+		m, ok := decodeModRM(b[p+2:], 0)
+		if !ok {
+			return 0, false
+		}
+		d.emit(inst{addr: addr, op: opPad})
+		return p + 2 + m.length, true
+	}
+	if p > 0 && p < len(b) && b[p] == 0x90 && b[p-1] == 0x66 {
+		d.emit(inst{addr: addr, op: opPad})
+		return p + 1, true
+	}
+	p = 0
+	var rex byte
+	if len(b) > 0 && b[0]&0xf0 == 0x40 {
+		rex, p = b[0], 1
+	}
+	if len(b) < p+2 {
+		return 0, false
+	}
+	n := 0
+	switch op := b[p]; {
+	case op == 0xa8:
+		n = p + 2
+	case op == 0xa9:
+		n = p + 5
+	case op == 0x84, (op == 0xf6 || op == 0xf7) && b[p+1]>>3&7 == 0:
+		m, ok := decodeModRM(b[p+1:], rex)
+		if !ok {
+			return 0, false
+		}
+		n = p + 1 + m.length
+		switch op {
+		case 0xf6:
+			n++
+		case 0xf7:
+			n += 4
+		}
+	default:
+		return 0, false
+	}
+	if len(b) < n {
+		return 0, false
+	}
+	d.emit(inst{addr: addr, op: opNop})
+	return n, true
+}

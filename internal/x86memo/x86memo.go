@@ -38,8 +38,11 @@ func (m *Memo) Decode(code []byte) (x86asm.Inst, error) {
 	if err != nil || in.Op == 0 || in.Len == 0 || in.Len > keyLen {
 		return in, err
 	}
-	if m.insts == nil || len(m.insts) >= maxEntries {
+	switch {
+	case m.insts == nil:
 		m.insts = make(map[uint64]x86asm.Inst, 1024)
+	case len(m.insts) >= maxEntries:
+		clear(m.insts) // keeps the space it grew
 	}
 	m.insts[key] = in
 	return in, nil
