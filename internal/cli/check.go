@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"sort"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -181,7 +182,8 @@ type checked struct {
 }
 
 // checkFiles checks paths on every CPU and yields the results in the order of paths; it stops
-// starting files when ctx ends.
+// starting files when ctx ends. The largest files start first, so that no CPU is left waiting
+// for one big file at the end.
 func checkFiles(ctx context.Context, paths []string, req check.Requirements, checkOne func(string, check.Requirements) (*check.Report, error)) iter.Seq[checked] {
 	return func(yield func(checked) bool) {
 		results := make([]chan checked, len(paths))
@@ -191,9 +193,18 @@ func checkFiles(ctx context.Context, paths []string, req check.Requirements, che
 		next := make(chan int)
 		stop := make(chan struct{})
 		defer close(stop)
+		order := make([]int, len(paths))
+		sizes := make([]int64, len(paths))
+		for i, p := range paths {
+			order[i] = i
+			if st, err := os.Stat(p); err == nil {
+				sizes[i] = st.Size()
+			}
+		}
+		sort.SliceStable(order, func(a, b int) bool { return sizes[order[a]] > sizes[order[b]] })
 		go func() {
 			defer close(next)
-			for i := range paths {
+			for _, i := range order {
 				select {
 				case next <- i:
 				case <-stop:
