@@ -255,7 +255,7 @@ func (z *analyzer) isFuncStart(addr uint64) bool {
 	return i < len(z.funcStarts) && z.funcStarts[i] == addr
 }
 
-// run interprets one section's code linearly: states flow forward along
+// run interprets one unit's code linearly: states flow forward along
 // fall-through and forward branches; function starts and code reached only
 // after an unconditional transfer begin afresh. Loops are not iterated.
 func (z *analyzer) run(code []inst, end uint64) {

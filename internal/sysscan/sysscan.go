@@ -426,7 +426,7 @@ func decodeRange(a *arch, d *decoder, addr uint64, data []byte, from, stop int) 
 	return d.out
 }
 
-// program is a decoded executable with what its symbols say.
+// program is a swept executable with what its symbols say.
 type program struct {
 	arch       *arch
 	secs       []*codeSection
