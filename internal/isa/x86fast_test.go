@@ -9,7 +9,7 @@ import (
 	"golang.org/x/arch/x86/x86asm"
 
 	"github.com/portabin/portabin/internal/ctest"
-	"github.com/portabin/portabin/internal/x86sse"
+	"github.com/portabin/portabin/internal/x86len"
 )
 
 // TestPlainX86Length checks the fast path against x86asm on real code (this test's own
@@ -76,7 +76,7 @@ func TestPlainX86Length(t *testing.T) {
 	for off := 0; off+16 < len(random); off += 7 {
 		compare(random[off : off+16])
 	}
-	for _, code := range x86sse.Encodings() {
+	for _, code := range x86len.VectorEncodings() {
 		compare(code)
 	}
 	t.Logf("fast path measured %d of %d instructions of real code, %d random starts", realPlain, total, plain-realPlain)

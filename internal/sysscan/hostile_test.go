@@ -13,7 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/portabin/portabin/internal/x86sse"
+	"github.com/portabin/portabin/internal/x86len"
 )
 
 // seedExecutables builds a few small real executables to mutate; each
@@ -247,7 +247,7 @@ func TestFastX86(t *testing.T) {
 	}
 	random := make([]byte, 1<<18)
 	rand.New(rand.NewSource(4)).Read(random)
-	texts = append(texts, random, slices.Concat(x86sse.Encodings()...), quietEncodings())
+	texts = append(texts, random, slices.Concat(x86len.VectorEncodings()...), quietEncodings())
 	// decodeRange gives an instruction that emits nothing an opNop of its own.
 	norm := func(out []inst, addr uint64) []inst {
 		if len(out) == 0 {

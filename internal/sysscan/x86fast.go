@@ -3,7 +3,7 @@ package sysscan
 import (
 	"encoding/binary"
 
-	"github.com/portabin/portabin/internal/x86sse"
+	"github.com/portabin/portabin/internal/x86len"
 )
 
 // x86asm spends about half a microsecond on every instruction. The few
@@ -334,11 +334,11 @@ func fastX86(d *decoder, addr uint64, b []byte) (int, bool) {
 	return n, true
 }
 
-// vectorX86 translates the SSE and SSE2 instructions x86sse measures. They write no general
+// vectorX86 translates the SSE and SSE2 instructions x86len measures. They write no general
 // register, so only a store into the frame is worth recording, as x86asm's path records it:
 // an unknown value at base+disp, for a plain base register without index.
 func vectorX86(d *decoder, addr uint64, b []byte) (int, bool) {
-	in, ok := x86sse.Measure(b)
+	in, ok := x86len.Vector(b)
 	if !ok {
 		return 0, false
 	}

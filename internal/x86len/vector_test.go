@@ -1,4 +1,4 @@
-package x86sse
+package x86len
 
 import (
 	"testing"
@@ -6,17 +6,17 @@ import (
 	"golang.org/x/arch/x86/x86asm"
 )
 
-// Every form Measure accepts is, for x86asm, one valid instruction of the same length whose
+// Every form Vector accepts is, for x86asm, one valid instruction of the same length whose
 // first operand (the destination) is a vector register or memory, and whose memory operand,
 // when it is the destination, is as wide as Store says.
 func TestAgreesWithDecoder(t *testing.T) {
-	encodings := Encodings()
+	encodings := VectorEncodings()
 	if len(encodings) < 10000 {
 		t.Fatalf("only %d encodings: the table is not exercised", len(encodings))
 	}
 	bad := 0
 	for _, b := range encodings {
-		in, _ := Measure(b)
+		in, _ := Vector(b)
 		want, err := x86asm.Decode(b, 64)
 		fail := func(why string) {
 			if bad++; bad <= 20 {
@@ -64,7 +64,7 @@ func TestRefuses(t *testing.T) {
 		{0x0f},
 		{},
 	} {
-		if in, ok := Measure(b); ok {
+		if in, ok := Vector(b); ok {
 			t.Errorf("% x measured as %+v", b, in)
 		}
 	}

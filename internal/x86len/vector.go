@@ -1,11 +1,11 @@
-// Package x86sse measures, without a general decoder, the SSE and SSE2 instructions compilers
-// emit most: those of the legacy 0F map that compute in vector registers or move between them
-// and memory, write no general-purpose register, and need nothing beyond x86-64's baseline.
-// Vector-heavy code (codecs, runtimes, memcpy) is mostly made of them, and each costs a
-// general decoder about half a microsecond.
-package x86sse
+package x86len
 
-// Inst is one measured instruction.
+// The SSE and SSE2 instructions compilers emit most: those of the legacy 0F map that compute in
+// vector registers or move between them and memory, write no general-purpose register, and need
+// nothing beyond x86-64's baseline. Vector-heavy code (codecs, runtimes, memcpy) is mostly made
+// of them.
+
+// Inst is one measured vector instruction.
 type Inst struct {
 	Len   int  // bytes in all
 	ModRM int  // offset of the ModRM byte
@@ -93,10 +93,10 @@ var table = func() (t [4][256]entry) {
 	return t
 }()
 
-// Measure returns the instruction at the start of code when it is one of the table's: at most
+// Vector returns the instruction at the start of code when it is one of the table's: at most
 // one of the prefixes 66, F3 and F2, an optional REX prefix, 0F, the opcode, ModRM (with SIB
 // and displacement) and an optional imm8. Anything else, or too few bytes, gives false.
-func Measure(code []byte) (Inst, bool) {
+func Vector(code []byte) (Inst, bool) {
 	p, prefix := 0, none
 	if len(code) == 0 {
 		return Inst{}, false
@@ -168,11 +168,11 @@ func ModRMLength(b []byte) (int, bool) {
 	return n, len(b) >= n
 }
 
-// Encodings lists an instance of every form Measure accepts, padded with zeros to 16 bytes:
+// VectorEncodings lists an instance of every form Vector accepts, padded with zeros to 16 bytes:
 // each entry of the table with every ModRM byte and a few SIB bytes, and with two REX
 // prefixes (W+R, X+B) and two ModRM reg values. The users of this package check with it that
 // their fast paths agree with a general decoder.
-func Encodings() [][]byte {
+func VectorEncodings() [][]byte {
 	var out [][]byte
 	prefixes := [4][]byte{nil, {0x66}, {0xf3}, {0xf2}}
 	for p := range table {
@@ -197,7 +197,7 @@ func Encodings() [][]byte {
 						for len(b) < 16 {
 							b = append(b, 0)
 						}
-						if _, ok := Measure(b); ok {
+						if _, ok := Vector(b); ok {
 							out = append(out, b)
 						}
 					}
