@@ -373,3 +373,80 @@ func quietEncodings() []byte {
 	}
 	return out
 }
+
+// TestInertSweep checks that skipping the instructions inertX86 measures leaves every summary as
+// translating them would: on this test binary's code, the seed executables', random bytes, and
+// every form of the padding and vector tables.
+func TestInertSweep(t *testing.T) {
+	texts := map[string][]byte{"self": nil}
+	if exe, err := os.Executable(); err == nil {
+		if f, err := elf.Open(exe); err == nil {
+			if s := f.Section(".text"); s != nil {
+				texts["self"], _ = s.Data()
+			}
+			f.Close()
+		}
+	}
+	for i, seed := range seedExecutables(t) {
+		f, err := elf.NewFile(bytes.NewReader(seed))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if data, err := f.Section(".text").Data(); err == nil {
+			texts["seed"+string(rune('0'+i))] = data
+		}
+	}
+	random := make([]byte, 1<<18)
+	rand.New(rand.NewSource(7)).Read(random)
+	texts["random"] = random
+	texts["tables"] = slices.Concat(quietEncodings(), slices.Concat(x86len.VectorEncodings()...))
+	// Every one- and two-byte opcode with a few REX prefixes and ModRM bytes.
+	var opcodes []byte
+	for _, rex := range [][]byte{nil, {0x41}, {0x48}, {0x4c}} {
+		for op := 0; op < 256; op++ {
+			for op2 := 0; op2 < 256; op2++ {
+				if op != 0x0f && op2 > 0 {
+					break
+				}
+				for _, modrm := range []byte{0x00, 0x05, 0x44, 0x84, 0xc0, 0xd1} {
+					b := slices.Concat(rex, []byte{byte(op)})
+					if op == 0x0f {
+						b = append(b, byte(op2))
+					}
+					b = append(b, modrm, 0x24, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14)
+					opcodes = append(opcodes, b[:16]...)
+				}
+			}
+		}
+	}
+	texts["opcodes"] = opcodes
+	translating := *amd64
+	translating.inert = nil
+	skipped := 0
+	for name, data := range texts {
+		end := 0x1000 + uint64(len(data))
+		want := sweepRange(&translating, 0x1000, data, 0, len(data), 0x1000, end)
+		got := sweepRange(amd64, 0x1000, data, 0, len(data), 0x1000, end)
+		if !slices.Equal(want.starts, got.starts) || !slices.Equal(want.calls, got.calls) ||
+			!slices.Equal(want.enters, got.enters) || !slices.Equal(want.consts, got.consts) {
+			for off := range data {
+				if want.start(off) != got.start(off) {
+					t.Fatalf("%s: instruction starts differ first at +%#x: % x", name, off, data[max(off-8, 0):min(off+8, len(data))])
+				}
+			}
+			t.Fatalf("%s: summaries differ: calls %d/%d, enters %d/%d, consts %d/%d", name,
+				len(want.calls), len(got.calls), len(want.enters), len(got.enters), len(want.consts), len(got.consts))
+		}
+		for off := 0; off < len(data); off++ {
+			if got.start(off) {
+				if _, ok := inertX86(data[off:]); ok {
+					skipped++
+				}
+			}
+		}
+	}
+	if skipped == 0 {
+		t.Fatal("nothing was skipped: the test proves nothing")
+	}
+	t.Logf("%d instructions skipped", skipped)
+}

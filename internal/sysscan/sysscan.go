@@ -77,7 +77,11 @@ type arch struct {
 	stackArgBase    int64   // entry-sp offset of the first stack argument
 	minInst         int
 	decode          func(d *decoder, addr uint64, b []byte) int
-	parallel        bool // decode may run on several goroutines at once
+	// inert measures, when it can, an instruction that adds nothing to a
+	// summary: no call, jump, kernel entry or constant. The sweep skips
+	// those without translating them. May be nil.
+	inert    func(b []byte) (int, bool)
+	parallel bool // decode may run on several goroutines at once
 }
 
 // argLoc is where argument number i of a C call lives.
@@ -392,6 +396,12 @@ func sweepRange(a *arch, addr uint64, data []byte, from, stop int, lo, hi uint64
 		rest := data[off:]
 		if len(rest) < a.minInst {
 			break
+		}
+		if a.inert != nil {
+			if n, ok := a.inert(rest); ok {
+				off += n
+				continue
+			}
 		}
 		d.out = d.out[:0]
 		off += a.decode(d, addr+uint64(off), rest)

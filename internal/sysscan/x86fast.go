@@ -412,3 +412,37 @@ func quietX86(d *decoder, addr uint64, b []byte) (int, bool) {
 	d.emit(inst{addr: addr, op: opNop})
 	return n, true
 }
+
+// inertX86 measures the instructions whose translation the sweep would throw away: every plain
+// or vector instruction x86len measures except those that may call, jump, enter the kernel or
+// load a constant (mov with an immediate, lea, xor or sub of a register with itself); int3,
+// whose runs decodeX86 takes as one instruction; and the NOP with REX.W, which x86asm, and so
+// decodeX86, takes for an undecodable byte.
+func inertX86(b []byte) (int, bool) {
+	p := 0
+	if b[0]&0xf0 == 0x40 {
+		p = 1
+	}
+	if len(b) < p+2 {
+		return 0, false
+	}
+	switch op := b[p]; {
+	case op == 0x0f && (b[p+1] == 0x05 || b[p+1]&0xf0 == 0x80 || b[p+1] == 0x1f && p == 1 && b[0]&8 != 0),
+		op == 0xe8, op == 0xe9, op == 0xeb, op&0xf0 == 0x70,
+		op >= 0xb8 && op <= 0xbf, op == 0xc7, op == 0x8d,
+		op == 0x29, op == 0x2b, op == 0x31, op == 0x33, op == 0xcc:
+		return 0, false
+	case op == 0xff:
+		// call and jmp through a rip-relative slot are summarised.
+		if digit := b[p+1] >> 3 & 7; (digit == 2 || digit == 4) && b[p+1]&0xc7 == 0x05 {
+			return 0, false
+		}
+	}
+	if n, ok := x86len.Plain(b); ok {
+		return n, true
+	}
+	if in, ok := x86len.Vector(b); ok {
+		return in.Len, true
+	}
+	return 0, false
+}
