@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"debug/elf"
 	"encoding/binary"
+	"fmt"
 	"math/rand"
 	"os"
 	"os/exec"
@@ -173,22 +174,9 @@ func TestRandomCode(t *testing.T) {
 // linear decoding of the units starts exactly the instructions the sweep
 // saw.
 func TestParallelDecode(t *testing.T) {
-	rng := rand.New(rand.NewSource(3))
-	inputs := map[string][]byte{"random": make([]byte, 1<<20)}
-	rng.Read(inputs["random"])
-	for i, seed := range seedExecutables(t) {
-		f, err := elf.NewFile(bytes.NewReader(seed))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if s := f.Section(".text"); s != nil {
-			data, err := s.Data()
-			if err != nil {
-				t.Fatal(err)
-			}
-			inputs["seed"+string(rune('0'+i))] = data
-		}
-	}
+	inputs := realTexts(t)
+	inputs["random"] = make([]byte, 1<<20)
+	rand.New(rand.NewSource(3)).Read(inputs["random"])
 	for name, data := range inputs {
 		for _, a := range []*arch{amd64} {
 			end := 0x1000 + uint64(len(data))
@@ -226,24 +214,8 @@ func FuzzScan(f *testing.F) {
 // test binary's own, and the seed executables'.
 func TestFastX86(t *testing.T) {
 	var texts [][]byte
-	if exe, err := os.Executable(); err == nil {
-		if f, err := elf.Open(exe); err == nil {
-			if s := f.Section(".text"); s != nil {
-				if data, err := s.Data(); err == nil {
-					texts = append(texts, data)
-				}
-			}
-			f.Close()
-		}
-	}
-	for _, seed := range seedExecutables(t) {
-		f, err := elf.NewFile(bytes.NewReader(seed))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if data, err := f.Section(".text").Data(); err == nil {
-			texts = append(texts, data)
-		}
+	for _, text := range realTexts(t) {
+		texts = append(texts, text)
 	}
 	random := make([]byte, 1<<18)
 	rand.New(rand.NewSource(4)).Read(random)
@@ -378,24 +350,7 @@ func quietEncodings() []byte {
 // translating them would: on this test binary's code, the seed executables', random bytes, and
 // every form of the padding and vector tables.
 func TestInertSweep(t *testing.T) {
-	texts := map[string][]byte{"self": nil}
-	if exe, err := os.Executable(); err == nil {
-		if f, err := elf.Open(exe); err == nil {
-			if s := f.Section(".text"); s != nil {
-				texts["self"], _ = s.Data()
-			}
-			f.Close()
-		}
-	}
-	for i, seed := range seedExecutables(t) {
-		f, err := elf.NewFile(bytes.NewReader(seed))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if data, err := f.Section(".text").Data(); err == nil {
-			texts["seed"+string(rune('0'+i))] = data
-		}
-	}
+	texts := realTexts(t)
 	random := make([]byte, 1<<18)
 	rand.New(rand.NewSource(7)).Read(random)
 	texts["random"] = random
@@ -449,4 +404,33 @@ func TestInertSweep(t *testing.T) {
 		t.Fatal("nothing was skipped: the test proves nothing")
 	}
 	t.Logf("%d instructions skipped", skipped)
+}
+
+// realTexts returns the .text of this test binary ("self") and of each seed executable
+// ("seed0", ...): real compiled code for the differential tests.
+func realTexts(t *testing.T) map[string][]byte {
+	t.Helper()
+	texts := map[string][]byte{}
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := elf.Open(exe)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if texts["self"], err = f.Section(".text").Data(); err != nil {
+		t.Fatal(err)
+	}
+	for i, seed := range seedExecutables(t) {
+		f, err := elf.NewFile(bytes.NewReader(seed))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if texts[fmt.Sprintf("seed%d", i)], err = f.Section(".text").Data(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return texts
 }

@@ -4,10 +4,10 @@
 // instruction starts, the calls and jumps, the kernel entries and the
 // constants; then it decodes again, into a small register-transfer form,
 // just the functions that enter the kernel or call a trampoline, and
-// follows constants forward through each of them: into the syscall-number register at every syscall
-// instruction, and into the argument register of every call to a "syscall
-// trampoline" — a function such as libc's syscall() or musl's
-// __syscall_cp_asm whose number arrives as an argument. Trampolines are
+// follows constants forward through each of them: into the syscall-number
+// register at every syscall instruction, and into the argument register of
+// every call to a "syscall trampoline" — a function such as libc's
+// syscall() or musl's __syscall_cp_asm whose number arrives as an argument. Trampolines are
 // recognised by their symbol names and, in stripped files, by the data flow
 // itself: the number register still holds an incoming argument.
 package sysscan
