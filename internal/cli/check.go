@@ -2,7 +2,6 @@ package cli
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -13,6 +12,7 @@ import (
 	"runtime"
 	"sort"
 	"strings"
+	"sync"
 
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
@@ -128,16 +128,40 @@ func isELF(path string) bool {
 }
 
 func runCheck(ctx context.Context, stdout, stderr io.Writer, paths []string, req check.Requirements, f checkFlags) error {
-	var reports []*check.Report
+	var reports [][]byte
 	bad, failed := 0, 0
-	checkOne := check.File
+	checkOne := func(path string, req check.Requirements) (check.Encoded, error) {
+		rep, err := check.File(path, req)
+		if err != nil {
+			return check.Encoded{}, err
+		}
+		out := check.Encoded{Report: rep, Portable: rep.Portable}
+		if f.json {
+			out.JSON, err = check.Encode(rep)
+		}
+		return out, err
+	}
+	var saved func(string, check.Requirements) (check.Encoded, bool)
 	if !f.noCache {
 		// Without a cache folder every file is simply analysed.
 		if dir, err := cache.Sub("check"); err == nil {
-			checkOne = check.NewCache(dir).File
+			c := check.NewCache(dir)
+			if f.json {
+				saved = c.Saved
+			}
+			checkOne = func(path string, req check.Requirements) (check.Encoded, error) {
+				if f.json {
+					return c.JSON(path, req)
+				}
+				rep, err := c.File(path, req)
+				if err != nil {
+					return check.Encoded{}, err
+				}
+				return check.Encoded{Report: rep, Portable: rep.Portable}, nil
+			}
 		}
 	}
-	for res := range checkFiles(ctx, paths, req, checkOne) {
+	for res := range checkFiles(ctx, paths, req, saved, checkOne) {
 		if res.err != nil {
 			bad++
 			msg := res.err.Error()
@@ -147,22 +171,20 @@ func runCheck(ctx context.Context, stdout, stderr io.Writer, paths []string, req
 			fmt.Fprintf(stderr, "portabin: %s\n", firstLine(msg))
 			continue
 		}
-		if !res.rep.Portable {
+		if !res.out.Portable {
 			failed++
 		}
-		reports = append(reports, res.rep)
-		if !f.json {
-			printReport(stdout, res.rep, colour(stdout))
+		if f.json {
+			reports = append(reports, res.out.JSON)
+		} else {
+			printReport(stdout, res.out.Report, colour(stdout))
 		}
 	}
 	if err := ctx.Err(); err != nil {
 		return err // interrupted: stopped between files (a large one takes seconds)
 	}
 	if f.json {
-		enc := json.NewEncoder(stdout)
-		enc.SetIndent("", "  ")
-		enc.SetEscapeHTML(false) // verdicts say ">="
-		if err := enc.Encode(map[string]any{"schema": check.Schema, "files": reports}); err != nil {
+		if err := check.WriteDocument(stdout, reports); err != nil {
 			return err
 		}
 	}
@@ -177,27 +199,52 @@ func runCheck(ctx context.Context, stdout, stderr io.Writer, paths []string, req
 
 type checked struct {
 	path string
-	rep  *check.Report
+	out  check.Encoded
 	err  error
 }
 
 // checkFiles checks paths on every CPU and yields the results in the order of paths; it stops
-// starting files when ctx ends. The largest files start first, so that no CPU is left waiting
+// starting files when ctx ends. Files that saved answers (when not nil) can answer at once are
+// answered first, without handing them to the workers: for unchanged files that costs far more
+// than the answer. Of the rest, the largest files start first, so that no CPU is left waiting
 // for one big file at the end.
-func checkFiles(ctx context.Context, paths []string, req check.Requirements, checkOne func(string, check.Requirements) (*check.Report, error)) iter.Seq[checked] {
+func checkFiles(ctx context.Context, paths []string, req check.Requirements,
+	saved func(string, check.Requirements) (check.Encoded, bool),
+	checkOne func(string, check.Requirements) (check.Encoded, error)) iter.Seq[checked] {
 	return func(yield func(checked) bool) {
 		results := make([]chan checked, len(paths))
-		for i := range results {
+		answered := make([]bool, len(paths))
+		for i := range paths {
 			results[i] = make(chan checked, 1)
+		}
+		if saved != nil {
+			// Each CPU takes a stretch of the list: one hand-over per CPU, not per file.
+			var wg sync.WaitGroup
+			stretch := (len(paths) + runtime.GOMAXPROCS(0) - 1) / runtime.GOMAXPROCS(0)
+			for from := 0; from < len(paths); from += stretch {
+				wg.Go(func() {
+					for i := from; i < min(from+stretch, len(paths)); i++ {
+						if out, ok := saved(paths[i], req); ok {
+							results[i] <- checked{paths[i], out, nil}
+							answered[i] = true
+						}
+					}
+				})
+			}
+			wg.Wait()
+		}
+		var order []int
+		for i := range paths {
+			if !answered[i] {
+				order = append(order, i)
+			}
 		}
 		next := make(chan int)
 		stop := make(chan struct{})
 		defer close(stop)
-		order := make([]int, len(paths))
 		sizes := make([]int64, len(paths))
-		for i, p := range paths {
-			order[i] = i
-			if st, err := os.Stat(p); err == nil {
+		for _, i := range order {
+			if st, err := os.Stat(paths[i]); err == nil {
 				sizes[i] = st.Size()
 			}
 		}
@@ -214,11 +261,11 @@ func checkFiles(ctx context.Context, paths []string, req check.Requirements, che
 				}
 			}
 		}()
-		for range min(runtime.GOMAXPROCS(0), len(paths)) {
+		for range min(runtime.GOMAXPROCS(0), len(order)) {
 			go func() {
 				for i := range next {
-					rep, err := checkOne(paths[i], req)
-					results[i] <- checked{paths[i], rep, err}
+					out, err := checkOne(paths[i], req)
+					results[i] <- checked{paths[i], out, err}
 				}
 			}()
 		}
