@@ -3,6 +3,7 @@ package risk
 import (
 	"bytes"
 	"debug/elf"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"slices"
@@ -257,9 +258,59 @@ func TestHostileInput(t *testing.T) {
 func FuzzStrings(f *testing.F) {
 	f.Add([]byte("/etc/ssl/certs/ca-certificates.crt\x00/home/a/b/c.c\x00"))
 	f.Fuzz(func(t *testing.T, data []byte) {
+		var want, got []string
 		printableRuns(data, func(s string) {
+			if strings.Contains(s, "/") {
+				want = append(want, s)
+			}
+		})
+		pathRuns(data, func(s string) {
 			runtimeFilesIn(s)
 			buildPathsIn(s)
+			got = append(got, s)
 		})
+		if !slices.Equal(want, got) {
+			t.Fatalf("pathRuns found %q, want %q", got, want)
+		}
 	})
+}
+
+// pathRuns jumps between slashes; it must see exactly the runs a byte-by-byte walk sees.
+func TestPathRuns(t *testing.T) {
+	rnd := rand.New(rand.NewPCG(1, 2))
+	alphabet := []byte("ab/\x00\t\x7f\x1f~ ")
+	for n := range 20000 {
+		data := make([]byte, n%64)
+		for i := range data {
+			data[i] = alphabet[rnd.IntN(len(alphabet))]
+		}
+		var want, got []string
+		printableRuns(data, func(s string) {
+			if strings.Contains(s, "/") {
+				want = append(want, s)
+			}
+		})
+		pathRuns(data, func(s string) { got = append(got, s) })
+		if !slices.Equal(want, got) {
+			t.Fatalf("%q: pathRuns found %q, want %q", data, got, want)
+		}
+	}
+}
+
+// printableRuns calls visit with every run of at least four printable ASCII characters: the
+// plain definition that pathRuns must agree with.
+func printableRuns(data []byte, visit func(string)) {
+	start := -1
+	for i := 0; i <= len(data); i++ {
+		if i < len(data) && (data[i] >= 0x20 && data[i] < 0x7f || data[i] == '\t') {
+			if start < 0 {
+				start = i
+			}
+			continue
+		}
+		if start >= 0 && i-start >= 4 {
+			visit(string(data[start:i]))
+		}
+		start = -1
+	}
 }

@@ -1,6 +1,7 @@
 package risk
 
 import (
+	"bytes"
 	"debug/elf"
 	"fmt"
 	"io"
@@ -27,14 +28,6 @@ func scanStrings(f *elf.File) (*stringScan, error) {
 	s := &stringScan{markers: map[string]bool{}}
 	seenFile, seenPath := map[string]bool{}, map[string]bool{}
 	visit := func(str string) {
-		for _, m := range markers {
-			if strings.Contains(str, m) {
-				s.markers[m] = true
-			}
-		}
-		if !strings.ContainsRune(str, '/') {
-			return
-		}
 		for _, p := range runtimeFilesIn(str) {
 			if !seenFile[p] {
 				seenFile[p] = true
@@ -58,7 +51,14 @@ func scanStrings(f *elf.File) (*stringScan, error) {
 			return fmt.Errorf("reading %s: %w", what, err)
 		}
 		budget -= int64(len(data))
-		printableRuns(data, visit)
+		// A marker is printable and at least four characters long, so wherever it occurs it
+		// lies in a run that the scan looks at.
+		for _, m := range markers {
+			if !s.markers[m] && bytes.Contains(data, []byte(m)) {
+				s.markers[m] = true
+			}
+		}
+		pathRuns(data, visit)
 		return nil
 	}
 	for _, sec := range f.Sections {
@@ -81,22 +81,31 @@ func scanStrings(f *elf.File) (*stringScan, error) {
 	return s, nil
 }
 
-// printableRuns calls visit with every run of at least four printable ASCII characters.
-func printableRuns(data []byte, visit func(string)) {
-	start := -1
-	for i := 0; i <= len(data); i++ {
-		if i < len(data) && (data[i] >= 0x20 && data[i] < 0x7f || data[i] == '\t') {
-			if start < 0 {
-				start = i
-			}
-			continue
+// pathRuns calls visit with every run of at least four printable ASCII characters (tab
+// included) that holds a '/', in order: the runs that can name a file. It jumps from one '/' to
+// the next, which bytes.IndexByte finds many bytes at a time, and looks at the bytes around
+// each, so that the read-only data of a large library is not walked byte by byte.
+func pathRuns(data []byte, visit func(string)) {
+	for from := 0; from < len(data); {
+		i := bytes.IndexByte(data[from:], '/')
+		if i < 0 {
+			return
 		}
-		if start >= 0 && i-start >= 4 {
-			visit(string(data[start:i]))
+		start, end := from+i, from+i+1
+		for start > from && printable(data[start-1]) {
+			start--
 		}
-		start = -1
+		for end < len(data) && printable(data[end]) {
+			end++
+		}
+		if end-start >= 4 {
+			visit(string(data[start:end]))
+		}
+		from = end
 	}
 }
+
+func printable(b byte) bool { return b >= 0x20 && b < 0x7f || b == '\t' }
 
 // isPathByte reports the bytes that may continue a path in a string.
 func isPathByte(b byte) bool {
