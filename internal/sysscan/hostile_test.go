@@ -355,9 +355,9 @@ func TestInertSweep(t *testing.T) {
 	rand.New(rand.NewSource(7)).Read(random)
 	texts["random"] = random
 	texts["tables"] = slices.Concat(quietEncodings(), slices.Concat(x86len.VectorEncodings()...))
-	// Every one- and two-byte opcode with a few REX prefixes and ModRM bytes.
+	// Every one- and two-byte opcode with a few REX, segment and operand-size prefixes and ModRM bytes.
 	var opcodes []byte
-	for _, rex := range [][]byte{nil, {0x41}, {0x48}, {0x4c}} {
+	for _, rex := range [][]byte{nil, {0x41}, {0x48}, {0x4c}, {0x66}, {0x64, 0x48}, {0x66, 0x2e}, {0x3e}, {0x66, 0x48}} {
 		for op := 0; op < 256; op++ {
 			for op2 := 0; op2 < 256; op2++ {
 				if op != 0x0f && op2 > 0 {

@@ -419,15 +419,16 @@ func quietX86(d *decoder, addr uint64, b []byte) (int, bool) {
 // whose runs decodeX86 takes as one instruction; and the NOP with REX.W, which x86asm, and so
 // decodeX86, takes for an undecodable byte.
 func inertX86(b []byte) (int, bool) {
-	p := 0
-	if b[0]&0xf0 == 0x40 {
-		p = 1
+	pre, _ := x86len.Prefixes(b)
+	p := pre
+	if p < len(b) && b[p]&0xf0 == 0x40 {
+		p++
 	}
 	if len(b) < p+2 {
 		return 0, false
 	}
 	switch op := b[p]; {
-	case op == 0x0f && (b[p+1] == 0x05 || b[p+1]&0xf0 == 0x80 || b[p+1] == 0x1f && p == 1 && b[0]&8 != 0),
+	case op == 0x0f && (b[p+1] == 0x05 || b[p+1]&0xf0 == 0x80 || b[p+1] == 0x1f && p > pre && b[pre]&8 != 0),
 		op == 0xe8, op == 0xe9, op == 0xeb, op&0xf0 == 0x70,
 		op >= 0xb8 && op <= 0xbf, op == 0xc7, op == 0x8d,
 		op == 0x29, op == 0x2b, op == 0x31, op == 0x33, op == 0xcc:

@@ -5,9 +5,11 @@
 // is left to the decoder. Its users check their fast paths against the decoder on real code.
 package x86len
 
-// Plain measures the baseline integer instructions. Anything with a legacy prefix (66, F2, F3:
-// the SSE encodings), a VEX, EVEX or XOP prefix, an x87 or 0F opcode other than a few baseline
-// ones is not plain.
+// Plain measures the baseline integer instructions, after segment prefixes (compilers write
+// fs: for thread-local data, cs: in padding NOPs) and the operand-size prefix 66 (16-bit
+// operands, and padding). Anything with another legacy prefix (F2, F3: the SSE encodings; F0,
+// 67), a VEX, EVEX or XOP prefix, an x87 or 0F opcode other than a few baseline ones is not
+// plain.
 
 // Operand shapes of a one-byte opcode after an optional REX prefix.
 const (
@@ -60,6 +62,53 @@ var plainShapes = func() (s [256]uint8) {
 
 // Plain returns the length of a baseline integer instruction, or false when a decoder must look.
 func Plain(code []byte) (int, bool) {
+	pre, short := Prefixes(code)
+	if pre == 0 {
+		return plain(code, false)
+	}
+	n, ok := plain(code[pre:], short)
+	if !ok || pre+n > maxLength {
+		return 0, false
+	}
+	return pre + n, true
+}
+
+// maxLength is the longest instruction a CPU runs; a longer one faults.
+const maxLength = 15
+
+// Prefixes counts the segment and operand-size prefixes that Plain reads at the start of code;
+// short says that 66 is among them.
+func Prefixes(code []byte) (n int, short bool) {
+	for n < len(code) {
+		switch code[n] {
+		case 0x26, 0x2e, 0x36, 0x3e, 0x64, 0x65:
+		case 0x66:
+			short = true
+		default:
+			return n, short
+		}
+		n++
+	}
+	return n, short
+}
+
+// shortRejects are the opcodes Plain does not measure after 66: branches, calls, returns,
+// pushes and pops, whose operand size in 64-bit mode CPUs and decoders treat differently.
+var shortRejects = func() (r [256]bool) {
+	for _, op := range []int{0x68, 0x6a, 0x9c, 0x9d, 0xc2, 0xc3, 0xc9, 0xca, 0xcb, 0xcf, 0xe8, 0xe9, 0xeb, 0xe3} {
+		r[op] = true
+	}
+	for op := 0x50; op <= 0x5f; op++ {
+		r[op] = true
+	}
+	for op := 0x70; op <= 0x7f; op++ {
+		r[op] = true
+	}
+	return r
+}()
+
+// plain measures an instruction after the prefixes Plain reads; short is the 66 prefix.
+func plain(code []byte, short bool) (int, bool) {
 	p := 0
 	if len(code) > 0 && code[0]&0xf0 == 0x40 {
 		p = 1 // REX
@@ -70,6 +119,17 @@ func Plain(code []byte) (int, bool) {
 	op := code[p]
 	rexW := p == 1 && code[0]&8 != 0
 	n := p + 1
+	// 66 makes immediates of operand size two bytes long, unless REX.W asks for 64 bits.
+	imm := 4
+	if short {
+		if shortRejects[op] || op == 0xff && len(code) > n && code[n]>>3&7 >= 2 ||
+			op == 0x0f && len(code) > n && (code[n] == 0x05 || code[n]&0xf0 == 0x80) {
+			return 0, false
+		}
+		if !rexW {
+			imm = 2
+		}
+	}
 	switch op {
 	case 0x0f:
 		return plain0F(code, p)
@@ -90,7 +150,7 @@ func Plain(code []byte) (int, bool) {
 		if op == 0xc6 {
 			return fits(code, n+m+1)
 		}
-		return fits(code, n+m+4)
+		return fits(code, n+m+imm)
 	case 0xfe, 0xff: // inc, dec (FE, FF); near call, jmp, push (FF /2, /4, /6)
 		if len(code) <= n {
 			return 0, false
@@ -117,12 +177,12 @@ func Plain(code []byte) (int, bool) {
 	case shapeImm8:
 		return fits(code, n+1)
 	case shapeImm32:
-		return fits(code, n+4)
+		return fits(code, n+imm)
 	case shapeMovImm:
 		if rexW {
 			return fits(code, n+8)
 		}
-		return fits(code, n+4)
+		return fits(code, n+imm)
 	case shapeModRM, shapeModRMImm8, shapeModRMImm32, shapeGroup3:
 		m, ok := ModRMLength(code[n:])
 		if !ok {
@@ -133,12 +193,12 @@ func Plain(code []byte) (int, bool) {
 		case shape == shapeModRMImm8:
 			n++
 		case shape == shapeModRMImm32:
-			n += 4
+			n += imm
 		case shape == shapeGroup3 && code[p+1]>>3&7 == 0: // test r/m, imm
 			if op == 0xf6 {
 				n++
 			} else {
-				n += 4
+				n += imm
 			}
 		}
 		return fits(code, n)

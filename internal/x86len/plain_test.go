@@ -1,12 +1,14 @@
 package x86len
 
 import (
+	"slices"
 	"testing"
 
 	"golang.org/x/arch/x86/x86asm"
 )
 
-// Every one- and two-byte opcode, after no REX prefix or one of seven, with every ModRM byte and
+// Every one- and two-byte opcode, after no REX prefix or one of seven and no legacy prefix or
+// one of the segment and operand-size combinations compilers write, with every ModRM byte and
 // a few SIB bytes: where Plain gives a length, x86asm decodes one instruction of that length —
 // except the multi-byte NOP with REX.W (REX.W 0F 1F /0), which x86asm v0.33.0 does not know and
 // CPUs run as a NOP (gas writes it as nopq).
@@ -18,7 +20,8 @@ func TestPlainAgreesWithDecoder(t *testing.T) {
 			return
 		}
 		measured++
-		if p := min(len(code), 1); code[0]&0xf8 == 0x48 && code[p] == 0x0f && code[p+1] == 0x1f {
+		pre, _ := Prefixes(code)
+		if c := code[pre:]; c[0]&0xf8 == 0x48 && c[1] == 0x0f && c[2] == 0x1f {
 			return
 		}
 		in, err := x86asm.Decode(code, 64)
@@ -28,24 +31,28 @@ func TestPlainAgreesWithDecoder(t *testing.T) {
 			}
 		}
 	}
-	for _, rex := range []byte{0, 0x40, 0x41, 0x42, 0x44, 0x48, 0x4c, 0x4f} {
-		for op := 0; op < 256; op++ {
-			for _, op2 := range twoByte(op) {
-				for modrm := 0; modrm < 256; modrm++ {
-					for _, sib := range []byte{0x24, 0x25} {
-						if sib != 0x24 && (modrm&7 != 4 || modrm>>6 == 3) {
-							continue
+	prefixes := [][]byte{nil, {0x66}, {0x64}, {0x65}, {0x2e}, {0x3e}, {0x26}, {0x36}, {0x66, 0x2e},
+		{0x66, 0x66, 0x2e}, {0x64, 0x66}, {0x66, 0x66, 0x66, 0x66, 0x66, 0x66, 0x2e}}
+	for _, legacy := range prefixes {
+		for _, rex := range []byte{0, 0x40, 0x41, 0x42, 0x44, 0x48, 0x4c, 0x4f} {
+			for op := 0; op < 256; op++ {
+				for _, op2 := range twoByte(op) {
+					for modrm := 0; modrm < 256; modrm++ {
+						for _, sib := range []byte{0x24, 0x25} {
+							if sib != 0x24 && (modrm&7 != 4 || modrm>>6 == 3) {
+								continue
+							}
+							code := slices.Clone(legacy)
+							if rex != 0 {
+								code = append(code, rex)
+							}
+							code = append(code, byte(op))
+							if op == 0x0f {
+								code = append(code, op2)
+							}
+							code = append(code, byte(modrm), sib, 0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77, 0x88, 0x99, 0xaa, 0xbb)
+							check(code)
 						}
-						var code []byte
-						if rex != 0 {
-							code = append(code, rex)
-						}
-						code = append(code, byte(op))
-						if op == 0x0f {
-							code = append(code, op2)
-						}
-						code = append(code, byte(modrm), sib, 0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77, 0x88, 0x99, 0xaa, 0xbb)
-						check(code)
 					}
 				}
 			}
