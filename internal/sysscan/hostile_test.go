@@ -363,13 +363,20 @@ func TestInertSweep(t *testing.T) {
 				if op != 0x0f && op2 > 0 {
 					break
 				}
-				for _, modrm := range []byte{0x00, 0x05, 0x44, 0x84, 0xc0, 0xd1} {
-					b := slices.Concat(rex, []byte{byte(op)})
-					if op == 0x0f {
-						b = append(b, byte(op2))
+				for _, modrm := range []byte{0x00, 0x04, 0x05, 0x44, 0x84, 0xc0, 0xd1} {
+					for _, sib := range []byte{0x24, 0x25, 0x8d} { // base rsp, no base, no base with an index
+						if sib != 0x24 && modrm != 0x04 {
+							continue
+						}
+						b := slices.Concat(rex, []byte{byte(op)})
+						if op == 0x0f {
+							b = append(b, byte(op2))
+						}
+						// Displacements and immediates of 0x1010 fall inside the code, where
+						// the summary keeps constants.
+						b = append(b, modrm, sib, 0x10, 0x10, 0, 0, 0x10, 0x10, 0, 0, 0x10, 0x10, 0, 0, 0x10, 0x10)
+						opcodes = append(opcodes, b[:16]...)
 					}
-					b = append(b, modrm, 0x24, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14)
-					opcodes = append(opcodes, b[:16]...)
 				}
 			}
 		}

@@ -415,7 +415,8 @@ func quietX86(d *decoder, addr uint64, b []byte) (int, bool) {
 
 // inertX86 measures the instructions whose translation the sweep would throw away: every plain
 // or vector instruction x86len measures except those that may call, jump, enter the kernel or
-// load a constant (mov with an immediate, lea, xor or sub of a register with itself); int3,
+// load a constant (mov of an immediate into a register, lea of an address without registers,
+// xor or sub of a register with itself); int3,
 // whose runs decodeX86 takes as one instruction; and the NOP with REX.W, which x86asm, and so
 // decodeX86, takes for an undecodable byte.
 func inertX86(b []byte) (int, bool) {
@@ -429,10 +430,19 @@ func inertX86(b []byte) (int, bool) {
 	}
 	switch op := b[p]; {
 	case op == 0x0f && (b[p+1] == 0x05 || b[p+1]&0xf0 == 0x80 || b[p+1] == 0x1f && p > pre && b[pre]&8 != 0),
-		op == 0xe8, op == 0xe9, op == 0xeb, op&0xf0 == 0x70,
-		op >= 0xb8 && op <= 0xbf, op == 0xc7, op == 0x8d,
-		op == 0x29, op == 0x2b, op == 0x31, op == 0x33, op == 0xcc:
+		op == 0xe8, op == 0xe9, op == 0xeb, op&0xf0 == 0x70, op >= 0xb8 && op <= 0xbf, op == 0xcc:
 		return 0, false
+	case op == 0xc7, op == 0x29, op == 0x2b, op == 0x31, op == 0x33:
+		// A constant into a register; into memory it is a store, which the sweep drops.
+		if b[p+1]>>6 == 3 {
+			return 0, false
+		}
+	case op == 0x8d:
+		// lea loads a constant only from an address without registers: rip-relative, or a
+		// SIB byte without a base (its index is then the only register, if any).
+		if modrm := b[p+1]; modrm>>6 == 0 && (modrm&7 == 5 || modrm&7 == 4 && (len(b) < p+3 || b[p+2]&7 == 5)) {
+			return 0, false
+		}
 	case op == 0xff:
 		// call and jmp through a rip-relative slot are summarised.
 		if digit := b[p+1] >> 3 & 7; (digit == 2 || digit == 4) && b[p+1]&0xc7 == 0x05 {

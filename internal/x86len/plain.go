@@ -79,18 +79,14 @@ const maxLength = 15
 // Prefixes counts the segment and operand-size prefixes that Plain reads at the start of code;
 // short says that 66 is among them.
 func Prefixes(code []byte) (n int, short bool) {
-	for n < len(code) {
-		switch code[n] {
-		case 0x26, 0x2e, 0x36, 0x3e, 0x64, 0x65:
-		case 0x66:
-			short = true
-		default:
-			return n, short
-		}
+	for n < len(code) && isPrefix[code[n]] {
+		short = short || code[n] == 0x66
 		n++
 	}
 	return n, short
 }
+
+var isPrefix = [256]bool{0x26: true, 0x2e: true, 0x36: true, 0x3e: true, 0x64: true, 0x65: true, 0x66: true}
 
 // shortRejects are the opcodes Plain does not measure after 66: branches, calls, returns,
 // pushes and pops, whose operand size in 64-bit mode CPUs and decoders treat differently.
