@@ -10,62 +10,161 @@ package x86len
 // operands, and padding). Anything with another legacy prefix (F2, F3: the SSE encodings; F0,
 // 67), a VEX, EVEX or XOP prefix, an x87 or 0F opcode other than a few baseline ones is not
 // plain.
+//
+// Every instruction of a program passes through Plain, twice (CPU level and system calls), and
+// the order of instructions is too irregular for a CPU to predict the branches of a decoder
+// written as a switch. So one table lookup by opcode and ModRM reg field gives an
+// instruction's form, and another by ModRM byte the length of its address.
 
-// Operand shapes of a one-byte opcode after an optional REX prefix.
+// form describes an opcode, or an opcode with one ModRM reg field.
+type form uint8
+
 const (
-	shapeNone   = iota // not plain: let x86asm decide
-	shapeOnly          // the opcode alone
-	shapeImm8          // opcode, imm8 or rel8
-	shapeImm32         // opcode, imm32 or rel32
-	shapeMovImm        // B8+r: imm32, imm64 with REX.W
-	shapeModRM         // opcode, ModRM (SIB, displacement)
-	shapeModRMImm8
-	shapeModRMImm32
-	shapeGroup3 // F6/F7: test has an immediate, not/neg/mul/div do not
+	fValid   form = 1 << iota // a plain instruction
+	fModRM                    // a ModRM byte follows the opcode
+	fMemOnly                  // valid with a memory operand only (lea)
+	fNoShort                  // not measured after 66: branches, calls, returns, pushes, pops
+	fImm8                     // an 8-bit immediate or displacement
+	fImmZ                     // an immediate of operand size: 4 bytes, 2 after 66 without REX.W
+	fImmMov                   // mov's immediate: 8 bytes with REX.W, else as fImmZ
 )
 
-var plainShapes = func() (s [256]uint8) {
-	set := func(shape uint8, ops ...int) {
+// oneByte and twoByte (after 0F) are indexed by opcode<<3 | ModRM reg field; an opcode without
+// ModRM has the same form in all eight.
+var oneByte, twoByte = buildForms()
+
+func buildForms() (one, two [256 * 8]form) {
+	set := func(t *[256 * 8]form, f form, ops ...int) {
 		for _, op := range ops {
-			s[op] = shape
+			for reg := range 8 {
+				t[op<<3|reg] = f
+			}
 		}
 	}
+	setReg := func(t *[256 * 8]form, f form, op int, regs ...int) {
+		for _, reg := range regs {
+			t[op<<3|reg] = f
+		}
+	}
+	const v, m = fValid, fValid | fModRM
 	for base := 0x00; base <= 0x38; base += 8 { // add, or, adc, sbb, and, sub, xor, cmp
-		set(shapeModRM, base, base+1, base+2, base+3)
-		set(shapeImm8, base+4)
-		set(shapeImm32, base+5)
+		set(&one, m, base, base+1, base+2, base+3)
+		set(&one, v|fImm8, base+4)
+		set(&one, v|fImmZ, base+5)
 	}
 	for op := 0x50; op <= 0x5f; op++ { // push, pop
-		set(shapeOnly, op)
+		set(&one, v|fNoShort, op)
 	}
 	for op := 0x70; op <= 0x7f; op++ { // jcc rel8
-		set(shapeImm8, op)
+		set(&one, v|fImm8|fNoShort, op)
 	}
 	for op := 0xb0; op <= 0xb7; op++ { // mov r8, imm8
-		set(shapeImm8, op)
+		set(&one, v|fImm8, op)
 	}
 	for op := 0xb8; op <= 0xbf; op++ {
-		set(shapeMovImm, op)
+		set(&one, v|fImmMov, op)
 	}
-	set(shapeModRM, 0x63, 0x84, 0x85, 0x86, 0x87, 0x88, 0x89, 0x8a, 0x8b, 0xd0, 0xd1, 0xd2, 0xd3)
-	set(shapeModRMImm8, 0x6b, 0x80, 0x83, 0xc0, 0xc1)
-	set(shapeModRMImm32, 0x69, 0x81)
-	set(shapeOnly, 0x90, 0x98, 0x99, 0xc3, 0xc9, 0xcc, 0xf4)
-	set(shapeImm8, 0x6a, 0xa8, 0xeb)
-	set(shapeImm32, 0x68, 0xa9, 0xe8, 0xe9)
-	set(shapeGroup3, 0xf6, 0xf7)
-	// 0x8d (lea), 0xc6/0xc7 (mov r/m, imm), 0xfe/0xff (inc, dec, call, jmp, push) have
-	// encodings that are invalid or belong to an extension (xabort, xbegin); plainX86Length
-	// checks their ModRM.
-	return s
+	set(&one, m, 0x63, 0x84, 0x85, 0x86, 0x87, 0x88, 0x89, 0x8a, 0x8b)
+	set(&one, m|fImm8, 0x6b, 0x80, 0x83)
+	set(&one, m|fImmZ, 0x69, 0x81)
+	set(&one, v, 0x90, 0x98, 0x99, 0xcc, 0xf4)
+	set(&one, v|fNoShort, 0xc3, 0xc9)
+	set(&one, v|fImm8, 0xa8)
+	set(&one, v|fImm8|fNoShort, 0x6a, 0xeb)
+	set(&one, v|fImmZ, 0xa9)
+	set(&one, v|fImmZ|fNoShort, 0x68, 0xe8, 0xe9)
+	set(&one, m|fMemOnly, 0x8d)                      // lea
+	setReg(&one, m|fImm8, 0xc6, 0)                   // mov r/m8, imm8 (C6 F8 is RTM's xabort)
+	setReg(&one, m|fImmZ, 0xc7, 0)                   // mov r/m, imm (C7 F8 is xbegin)
+	setReg(&one, m|fImm8, 0xc0, 0, 1, 2, 3, 4, 5, 7) // shifts; /6 is undefined
+	setReg(&one, m, 0xd0, 0, 1, 2, 3, 4, 5, 7)
+	for _, op := range []int{0xc1, 0xd1, 0xd2, 0xd3} {
+		f := m
+		if op == 0xc1 {
+			f |= fImm8
+		}
+		setReg(&one, f, op, 0, 1, 2, 3, 4, 5, 7)
+	}
+	setReg(&one, m|fImm8, 0xf6, 0)          // test r/m8, imm8; /1 is an undocumented alias
+	setReg(&one, m, 0xf6, 2, 3, 4, 5, 6, 7) // not, neg, mul, imul, div, idiv
+	setReg(&one, m|fImmZ, 0xf7, 0)
+	setReg(&one, m, 0xf7, 2, 3, 4, 5, 6, 7)
+	setReg(&one, m, 0xfe, 0, 1)             // inc, dec
+	setReg(&one, m, 0xff, 0, 1)             // inc, dec
+	setReg(&one, m|fNoShort, 0xff, 2, 4, 6) // near call, jmp, push; /3 and /5 are far
+	// Two-byte opcodes: syscall, jcc rel32, cmovcc, setcc (/0), imul, movzx, movsx, and the
+	// multi-byte nop (/0).
+	set(&two, v|fNoShort, 0x05)
+	for op := 0x80; op <= 0x8f; op++ {
+		set(&two, v|fImmZ|fNoShort, op)
+	}
+	for op := 0x40; op <= 0x4f; op++ {
+		set(&two, m, op)
+	}
+	for op := 0x90; op <= 0x9f; op++ {
+		setReg(&two, m, op, 0)
+	}
+	set(&two, m, 0xaf, 0xb6, 0xb7, 0xbe, 0xbf)
+	setReg(&two, m, 0x1f, 0)
+	return one, two
+}
+
+// modrmLength gives, for each ModRM byte, the length of the ModRM byte, SIB byte and
+// displacement, before the one case the SIB byte decides (bit 7: a SIB byte without a base
+// register after mod 00 takes a 32-bit displacement).
+var modrmLength = func() (t [256]uint8) {
+	for b := range 256 {
+		mod, rm := b>>6, b&7
+		n := 1
+		switch {
+		case mod == 3:
+		case rm == 4:
+			n++ // SIB
+			if mod == 0 {
+				n |= 0x80
+			}
+		case mod == 0 && rm == 5:
+			n += 4 // rip-relative
+		}
+		switch mod {
+		case 1:
+			n++
+		case 2:
+			n += 4
+		}
+		t[b] = uint8(n)
+	}
+	return t
 }()
+
+// ModRMLength is the length of a ModRM byte with its SIB byte and displacement, in 64-bit mode
+// without an address-size prefix; false when b is too short.
+func ModRMLength(b []byte) (int, bool) {
+	if len(b) < 1 {
+		return 0, false
+	}
+	n := int(modrmLength[b[0]])
+	if n >= 0x80 {
+		if len(b) < 2 {
+			return 0, false
+		}
+		n &= 0x7f
+		if b[1]&7 == 5 {
+			n += 4
+		}
+	}
+	return n, len(b) >= n
+}
 
 // Plain returns the length of a baseline integer instruction, or false when a decoder must look.
 func Plain(code []byte) (int, bool) {
-	pre, short := Prefixes(code)
-	if pre == 0 {
+	if len(code) == 0 {
+		return 0, false
+	}
+	if !isPrefix[code[0]] {
 		return plain(code, false)
 	}
+	pre, short := Prefixes(code)
 	n, ok := plain(code[pre:], short)
 	if !ok || pre+n > maxLength {
 		return 0, false
@@ -88,144 +187,62 @@ func Prefixes(code []byte) (n int, short bool) {
 
 var isPrefix = [256]bool{0x26: true, 0x2e: true, 0x36: true, 0x3e: true, 0x64: true, 0x65: true, 0x66: true}
 
-// shortRejects are the opcodes Plain does not measure after 66: branches, calls, returns,
-// pushes and pops, whose operand size in 64-bit mode CPUs and decoders treat differently.
-var shortRejects = func() (r [256]bool) {
-	for _, op := range []int{0x68, 0x6a, 0x9c, 0x9d, 0xc2, 0xc3, 0xc9, 0xca, 0xcb, 0xcf, 0xe8, 0xe9, 0xeb, 0xe3} {
-		r[op] = true
-	}
-	for op := 0x50; op <= 0x5f; op++ {
-		r[op] = true
-	}
-	for op := 0x70; op <= 0x7f; op++ {
-		r[op] = true
-	}
-	return r
-}()
-
 // plain measures an instruction after the prefixes Plain reads; short is the 66 prefix.
 func plain(code []byte, short bool) (int, bool) {
 	p := 0
+	rexW := false
 	if len(code) > 0 && code[0]&0xf0 == 0x40 {
-		p = 1 // REX
+		p, rexW = 1, code[0]&8 != 0
 	}
 	if len(code) <= p {
 		return 0, false
 	}
+	table := &oneByte
 	op := code[p]
-	rexW := p == 1 && code[0]&8 != 0
 	n := p + 1
-	// 66 makes immediates of operand size two bytes long, unless REX.W asks for 64 bits.
-	imm := 4
-	if short {
-		if shortRejects[op] || op == 0xff && len(code) > n && code[n]>>3&7 >= 2 ||
-			op == 0x0f && len(code) > n && (code[n] == 0x05 || code[n]&0xf0 == 0x80) {
-			return 0, false
-		}
-		if !rexW {
-			imm = 2
-		}
-	}
-	switch op {
-	case 0x0f:
-		return plain0F(code, p)
-	case 0x8d: // lea: memory operands only
-		m, ok := ModRMLength(code[n:])
-		if !ok || code[n]>>6 == 3 {
-			return 0, false
-		}
-		return fits(code, n+m)
-	case 0xc6, 0xc7: // mov r/m, imm: /0 only (C6 F8 and C7 F8 are RTM's xabort and xbegin)
-		if len(code) <= n || code[n]>>3&7 != 0 {
-			return 0, false
-		}
-		m, ok := ModRMLength(code[n:])
-		if !ok {
-			return 0, false
-		}
-		if op == 0xc6 {
-			return fits(code, n+m+1)
-		}
-		return fits(code, n+m+imm)
-	case 0xfe, 0xff: // inc, dec (FE, FF); near call, jmp, push (FF /2, /4, /6)
+	if op == 0x0f {
 		if len(code) <= n {
 			return 0, false
 		}
-		digit := code[n] >> 3 & 7
-		if op == 0xfe && digit > 1 || op == 0xff && (digit == 3 || digit == 5 || digit == 7) { // far call, far jmp
+		table, op = &twoByte, code[n]
+		n++
+	}
+	f := table[int(op)<<3]
+	if f&fModRM != 0 {
+		if len(code) <= n {
 			return 0, false
 		}
-		m, ok := ModRMLength(code[n:])
-		if !ok {
+		modrm := code[n]
+		f = table[int(op)<<3|int(modrm>>3&7)]
+		if f&fMemOnly != 0 && modrm >= 0xc0 {
 			return 0, false
 		}
-		return fits(code, n+m)
-	}
-	if (op == 0xc0 || op == 0xc1 || op >= 0xd0 && op <= 0xd3) && (len(code) <= n || code[n]>>3&7 == 6) {
-		return 0, false // shift group /6 is undefined
-	}
-	if (op == 0xf6 || op == 0xf7) && (len(code) <= n || code[n]>>3&7 == 1) {
-		return 0, false // test's undocumented /1 alias
-	}
-	switch plainShapes[op] {
-	case shapeOnly:
-		return n, true
-	case shapeImm8:
-		return fits(code, n+1)
-	case shapeImm32:
-		return fits(code, n+imm)
-	case shapeMovImm:
-		if rexW {
-			return fits(code, n+8)
-		}
-		return fits(code, n+imm)
-	case shapeModRM, shapeModRMImm8, shapeModRMImm32, shapeGroup3:
-		m, ok := ModRMLength(code[n:])
-		if !ok {
-			return 0, false
-		}
-		n += m
-		switch shape := plainShapes[op]; {
-		case shape == shapeModRMImm8:
-			n++
-		case shape == shapeModRMImm32:
-			n += imm
-		case shape == shapeGroup3 && code[p+1]>>3&7 == 0: // test r/m, imm
-			if op == 0xf6 {
-				n++
-			} else {
-				n += imm
+		m := int(modrmLength[modrm])
+		if m >= 0x80 {
+			if len(code) <= n+1 {
+				return 0, false
+			}
+			m &= 0x7f
+			if code[n+1]&7 == 5 {
+				m += 4
 			}
 		}
-		return fits(code, n)
+		n += m
 	}
-	return 0, false
-}
-
-// plain0F measures the baseline two-byte opcodes: jcc rel32, setcc, cmovcc, movzx, movsx,
-// imul, the multi-byte nop, and syscall.
-func plain0F(code []byte, p int) (int, bool) {
-	n := p + 2
-	if len(code) < n {
+	if f&fValid == 0 || short && f&fNoShort != 0 {
 		return 0, false
 	}
-	op := code[p+1]
 	switch {
-	case op == 0x05: // syscall
-		return n, true
-	case op&0xf0 == 0x80: // jcc rel32
-		return fits(code, n+4)
-	case op&0xf0 == 0x40, op&0xf0 == 0x90 && (len(code) <= n || code[n]>>3&7 == 0),
-		op == 0xb6, op == 0xb7, op == 0xbe, op == 0xbf, op == 0xaf, op == 0x1f && (len(code) <= n || code[n]>>3&7 == 0):
-		m, ok := ModRMLength(code[n:])
-		if !ok {
-			return 0, false
+	case f&fImm8 != 0:
+		n++
+	case f&fImmMov != 0 && rexW:
+		n += 8
+	case f&(fImmZ|fImmMov) != 0:
+		if short && !rexW {
+			n += 2
+		} else {
+			n += 4
 		}
-		return fits(code, n+m)
 	}
-	return 0, false
-}
-
-func fits(code []byte, n int) (int, bool) {
 	return n, len(code) >= n
 }

@@ -36,7 +36,7 @@ func TestPlainAgreesWithDecoder(t *testing.T) {
 	for _, legacy := range prefixes {
 		for _, rex := range []byte{0, 0x40, 0x41, 0x42, 0x44, 0x48, 0x4c, 0x4f} {
 			for op := 0; op < 256; op++ {
-				for _, op2 := range twoByte(op) {
+				for _, op2 := range secondBytes(op) {
 					for modrm := 0; modrm < 256; modrm++ {
 						for _, sib := range []byte{0x24, 0x25} {
 							if sib != 0x24 && (modrm&7 != 4 || modrm>>6 == 3) {
@@ -64,8 +64,8 @@ func TestPlainAgreesWithDecoder(t *testing.T) {
 	t.Logf("%d forms measured", measured)
 }
 
-// twoByte lists the second opcode bytes to try after op: all of them after 0F, none otherwise.
-func twoByte(op int) []byte {
+// secondBytes lists the second opcode bytes to try after op: all of them after 0F, none otherwise.
+func secondBytes(op int) []byte {
 	if op != 0x0f {
 		return []byte{0}
 	}

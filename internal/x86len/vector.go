@@ -137,37 +137,6 @@ func Vector(code []byte) (Inst, bool) {
 	return in, len(code) >= in.Len
 }
 
-// ModRMLength is the length of a ModRM byte with its SIB byte and displacement, in 64-bit mode
-// without an address-size prefix; false when b is too short.
-func ModRMLength(b []byte) (int, bool) {
-	if len(b) < 1 {
-		return 0, false
-	}
-	mod, rm := b[0]>>6, b[0]&7
-	n := 1
-	if mod == 3 {
-		return n, true
-	}
-	if rm == 4 {
-		if len(b) < 2 {
-			return 0, false
-		}
-		n++
-		if mod == 0 && b[1]&7 == 5 {
-			n += 4
-		}
-	} else if mod == 0 && rm == 5 {
-		n += 4 // rip-relative
-	}
-	switch mod {
-	case 1:
-		n++
-	case 2:
-		n += 4
-	}
-	return n, len(b) >= n
-}
-
 // VectorEncodings lists an instance of every form Vector accepts, padded with zeros to 16 bytes:
 // each entry of the table with every ModRM byte and a few SIB bytes, and with two REX
 // prefixes (W+R, X+B) and two ModRM reg values. The users of this package check with it that
