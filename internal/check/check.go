@@ -10,6 +10,7 @@ import (
 	"sync"
 
 	"github.com/portabin/portabin/internal/distro"
+	"github.com/portabin/portabin/internal/elfimage"
 	"github.com/portabin/portabin/internal/elfinfo"
 	"github.com/portabin/portabin/internal/isa"
 	"github.com/portabin/portabin/internal/risk"
@@ -118,7 +119,7 @@ func File(path string, req Requirements) (rep *Report, err error) {
 	if err != nil {
 		return nil, err
 	}
-	f, err := elf.Open(path)
+	f, err := openELF(path)
 	if err != nil {
 		return nil, fmt.Errorf("reading ELF %s: %w", path, err)
 	}
@@ -170,6 +171,21 @@ func File(path string, req Requirements) (rep *Report, err error) {
 	return rep, nil
 }
 
+// maxImage is the largest file read into memory whole for its analyses to share
+// (internal/elfimage); larger ones, which no program needs to be, are read section by section.
+const maxImage = 512 << 20
+
+func openELF(path string) (*elf.File, error) {
+	img, err := elfimage.Read(path, maxImage)
+	if err != nil {
+		return nil, err
+	}
+	if img == nil {
+		return elf.Open(path)
+	}
+	return elf.NewFile(img)
+}
+
 // panicError is a panic File recovered from: the file gets a one-line error, and the fuzz test
 // can tell it from an ordinary one, because every panic is a bug to fix.
 type panicError struct {
@@ -185,7 +201,7 @@ func readOnlyData(f *elf.File) []byte {
 	var out []byte
 	for _, name := range []string{".rodata", ".rodata.str1.1", ".data.rel.ro"} {
 		if s := f.Section(name); s != nil && s.Type != elf.SHT_NOBITS && s.Size < limit && uint64(len(out))+s.Size < limit {
-			if data, err := s.Data(); err == nil {
+			if data, err := elfimage.SectionData(s); err == nil {
 				out = append(out, data...)
 			}
 		}

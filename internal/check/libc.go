@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+
+	"github.com/portabin/portabin/internal/elfimage"
 )
 
 // Libc names the C library an executable carries or needs.
@@ -67,7 +69,7 @@ func abiTag(f *elf.File) (string, bool) {
 	if sec == nil || sec.Size > 4096 {
 		return "", false
 	}
-	data, err := sec.Data()
+	data, err := elfimage.SectionData(sec)
 	if err != nil || len(data) < 32 {
 		return "", false
 	}

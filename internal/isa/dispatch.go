@@ -2,9 +2,10 @@ package isa
 
 import (
 	"debug/elf"
-	"io"
 	"sort"
 	"strings"
+
+	"github.com/portabin/portabin/internal/elfimage"
 )
 
 // Telling dispatched code apart is heuristic. Two signs are used:
@@ -194,7 +195,7 @@ func irelativeResolvers(f *elf.File) []uint64 {
 		if s.Type != elf.SHT_RELA {
 			continue
 		}
-		data, err := readCapped(s.Open(), maxTable)
+		data, err := elfimage.Section(s, maxTable)
 		if err != nil {
 			continue
 		}
@@ -229,7 +230,3 @@ func variantTokens(tokens ...string) func(string) bool {
 
 // maxTable caps relocation and unwind tables read for the dispatch search.
 const maxTable = 64 << 20
-
-func readCapped(r io.Reader, limit int64) ([]byte, error) {
-	return io.ReadAll(io.LimitReader(r, limit))
-}

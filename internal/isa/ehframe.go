@@ -3,6 +3,8 @@ package isa
 import (
 	"debug/elf"
 	"encoding/binary"
+
+	"github.com/portabin/portabin/internal/elfimage"
 )
 
 // ehFrameFunctions returns the function ranges described by .eh_frame, which stripped programs
@@ -13,7 +15,7 @@ func ehFrameFunctions(f *elf.File, secs []section) []function {
 	if s == nil || s.Type != elf.SHT_PROGBITS {
 		return nil
 	}
-	data, err := readCapped(s.Open(), maxTable)
+	data, err := elfimage.Section(s, maxTable)
 	if err != nil {
 		return nil
 	}

@@ -18,8 +18,9 @@ package isa
 import (
 	"debug/elf"
 	"fmt"
-	"io"
 	"sort"
+
+	"github.com/portabin/portabin/internal/elfimage"
 )
 
 // Report is what an executable's instructions require of the CPU.
@@ -203,7 +204,7 @@ func walk(secs []section, funcs []function, decode func(code []byte, pc uint64, 
 // segments, up to maxCode bytes in all.
 func codeSections(f *elf.File) (secs []section, truncated bool, err error) {
 	budget := int64(maxCode)
-	read := func(r io.Reader, addr, size uint64, what string) error {
+	read := func(get func(limit int64) ([]byte, error), addr, size uint64, what string) error {
 		if budget <= 0 {
 			truncated = true
 			return nil
@@ -211,7 +212,7 @@ func codeSections(f *elf.File) (secs []section, truncated bool, err error) {
 		if size > uint64(budget) {
 			truncated = true
 		}
-		code, err := readCapped(r, budget)
+		code, err := get(budget)
 		if err != nil {
 			return fmt.Errorf("reading %s: %w", what, err)
 		}
@@ -225,7 +226,8 @@ func codeSections(f *elf.File) (secs []section, truncated bool, err error) {
 		if s.Type != elf.SHT_PROGBITS || s.Flags&elf.SHF_EXECINSTR == 0 || s.Flags&elf.SHF_ALLOC == 0 {
 			continue
 		}
-		if err := read(s.Open(), s.Addr, s.Size, "section "+s.Name); err != nil {
+		get := func(limit int64) ([]byte, error) { return elfimage.Section(s, limit) }
+		if err := read(get, s.Addr, s.Size, "section "+s.Name); err != nil {
 			return nil, false, err
 		}
 	}
@@ -234,7 +236,8 @@ func codeSections(f *elf.File) (secs []section, truncated bool, err error) {
 		// which decode as nonsense: the result is rougher.
 		for _, p := range f.Progs {
 			if p.Type == elf.PT_LOAD && p.Flags&elf.PF_X != 0 {
-				if err := read(p.Open(), p.Vaddr, p.Filesz, "executable segment"); err != nil {
+				get := func(limit int64) ([]byte, error) { return elfimage.Segment(p, limit) }
+				if err := read(get, p.Vaddr, p.Filesz, "executable segment"); err != nil {
 					return nil, false, err
 				}
 			}

@@ -5,6 +5,8 @@ import (
 	"encoding/binary"
 	"fmt"
 	"slices"
+
+	"github.com/portabin/portabin/internal/elfimage"
 )
 
 // callsAny reports whether the code calls or jumps directly to one of addrs. Direct calls are
@@ -21,7 +23,7 @@ func callsAny(f *elf.File, addrs []uint64) (called, known bool, err error) {
 		if s.Type != elf.SHT_PROGBITS || s.Flags&elf.SHF_EXECINSTR == 0 || budget <= 0 {
 			continue
 		}
-		code, err := readCapped(s.Open(), budget)
+		code, err := elfimage.Section(s, budget)
 		if err != nil {
 			return false, true, fmt.Errorf("reading section %s: %w", s.Name, err)
 		}

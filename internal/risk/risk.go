@@ -6,7 +6,6 @@ import (
 	"debug/elf"
 	"errors"
 	"fmt"
-	"io"
 	"slices"
 	"sort"
 	"strings"
@@ -241,9 +240,4 @@ func (c *check) stackAndTextrel() error {
 		c.add(TextRel, "relocations in read-only code (DT_TEXTREL): the loader must make code writable, which SELinux and PaX refuse (compile everything with -fPIC or -fPIE)")
 	}
 	return nil
-}
-
-// readCapped reads at most limit bytes from r.
-func readCapped(r io.Reader, limit int64) ([]byte, error) {
-	return io.ReadAll(io.LimitReader(r, limit))
 }

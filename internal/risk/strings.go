@@ -4,9 +4,10 @@ import (
 	"bytes"
 	"debug/elf"
 	"fmt"
-	"io"
 	"path"
 	"strings"
+
+	"github.com/portabin/portabin/internal/elfimage"
 )
 
 // stringScan is what the printable strings of a file's data contain.
@@ -42,11 +43,11 @@ func scanStrings(f *elf.File) (*stringScan, error) {
 		}
 	}
 	budget := int64(maxScan)
-	scan := func(r io.Reader, what string) error {
+	scan := func(get func(limit int64) ([]byte, error), what string) error {
 		if budget <= 0 {
 			return nil
 		}
-		data, err := readCapped(r, budget)
+		data, err := get(budget)
 		if err != nil {
 			return fmt.Errorf("reading %s: %w", what, err)
 		}
@@ -65,14 +66,16 @@ func scanStrings(f *elf.File) (*stringScan, error) {
 		if sec.Type != elf.SHT_PROGBITS || sec.Flags&elf.SHF_ALLOC == 0 || sec.Flags&elf.SHF_EXECINSTR != 0 {
 			continue
 		}
-		if err := scan(sec.Open(), "section "+sec.Name); err != nil {
+		get := func(limit int64) ([]byte, error) { return elfimage.Section(sec, limit) }
+		if err := scan(get, "section "+sec.Name); err != nil {
 			return nil, err
 		}
 	}
 	if len(f.Sections) == 0 {
 		for _, p := range f.Progs {
 			if p.Type == elf.PT_LOAD {
-				if err := scan(p.Open(), "a loadable segment"); err != nil {
+				get := func(limit int64) ([]byte, error) { return elfimage.Segment(p, limit) }
+				if err := scan(get, "a loadable segment"); err != nil {
 					return nil, err
 				}
 			}

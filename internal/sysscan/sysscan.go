@@ -16,13 +16,13 @@ import (
 	"debug/elf"
 	"errors"
 	"fmt"
-	"io"
 	"runtime"
 	"slices"
 	"sort"
 	"strings"
 	"sync"
 
+	"github.com/portabin/portabin/internal/elfimage"
 	"github.com/portabin/portabin/internal/x86memo"
 )
 
@@ -253,7 +253,8 @@ func codeSections(f *elf.File) ([]*codeSection, error) {
 		if s.Type != elf.SHT_PROGBITS || s.Flags&elf.SHF_EXECINSTR == 0 || s.Flags&elf.SHF_ALLOC == 0 || s.Size == 0 {
 			continue
 		}
-		if err := add("section "+s.Name, s.Addr, s.Size, s.Data); err != nil {
+		read := func() ([]byte, error) { return elfimage.SectionData(s) }
+		if err := add("section "+s.Name, s.Addr, s.Size, read); err != nil {
 			return nil, err
 		}
 	}
@@ -264,7 +265,7 @@ func codeSections(f *elf.File) ([]*codeSection, error) {
 			}
 			// ReadAll grows with what the file really holds, whatever
 			// Filesz claims.
-			read := func() ([]byte, error) { return io.ReadAll(p.Open()) }
+			read := func() ([]byte, error) { return elfimage.Segment(p, 1<<63-1) }
 			if err := add(fmt.Sprintf("segment %d", i), p.Vaddr, p.Filesz, read); err != nil {
 				return nil, err
 			}
@@ -567,7 +568,7 @@ func gotSlots(f *elf.File, dsyms []elf.Symbol) map[uint64]string {
 		if s.Size > maxRelaBytes {
 			continue
 		}
-		data, err := s.Data()
+		data, err := elfimage.SectionData(s)
 		if err != nil {
 			continue
 		}
