@@ -89,6 +89,9 @@ type arch struct {
 	level map[string]int
 	// decoder returns a decodeFunc for one goroutine's use.
 	decoder func() decodeFunc
+	// baseline, when not nil, measures an instruction that needs no extension; false sends it
+	// to decoder.
+	baseline func(code []byte) (size int, ok bool)
 	// references returns the code addresses that a resolver function loads (IFUNC targets).
 	references func(code []byte, pc uint64) []uint64
 	// variant reports whether a function name marks a CPU-specific variant (dispatch.go).
@@ -145,7 +148,7 @@ func analyze(f *elf.File, a *arch) (*Report, error) {
 	var counts map[string]int
 	use := func(feature string) { counts[feature]++ }
 	decode := a.decoder()
-	walk(secs, funcs, func(code []byte, pc uint64, fn *function) int {
+	plain := walk(secs, funcs, a.baseline, func(code []byte, pc uint64, fn *function) int {
 		counts = r.Counts
 		if fn != nil && fn.dispatched {
 			counts = r.DispatchedCounts
@@ -158,6 +161,7 @@ func analyze(f *elf.File, a *arch) (*Report, error) {
 		}
 		return size
 	})
+	r.Instructions += plain
 
 	required := maxLevel(a, r.Counts)
 	seen := max(required, maxLevel(a, r.DispatchedCounts))
@@ -178,8 +182,11 @@ func analyze(f *elf.File, a *arch) (*Report, error) {
 
 // walk sweeps linearly through the code, calling decode for each instruction with the function
 // that holds it (nil between functions). An instruction never spans a function start: stopping
-// there resynchronises the decoder after data or padding that it misread.
-func walk(secs []section, funcs []function, decode func(code []byte, pc uint64, fn *function) (size int)) {
+// there resynchronises the decoder after data or padding that it misread. Instructions that
+// baseline (when not nil) measures need no CPU extension and are only counted; walk returns
+// how many there were. Nearly all of a program's instructions are such, so they are measured
+// in the tight loop itself.
+func walk(secs []section, funcs []function, baseline func(code []byte) (int, bool), decode func(code []byte, pc uint64, fn *function) (size int)) (plain int) {
 	for _, s := range secs {
 		next := sort.Search(len(funcs), func(i int) bool { return funcs[i].start > s.addr })
 		for off := 0; off < len(s.code); {
@@ -187,17 +194,30 @@ func walk(secs []section, funcs []function, decode func(code []byte, pc uint64, 
 			for next < len(funcs) && funcs[next].start <= pc {
 				next++
 			}
+			// No function starts before limit.
 			limit := len(s.code)
 			if next < len(funcs) && funcs[next].start-s.addr < uint64(limit) {
 				limit = int(funcs[next].start - s.addr)
 			}
-			size := decode(s.code[off:limit], pc, containing(funcs, next, pc))
-			if size <= 0 || size > limit-off {
-				size = 1
+			code := s.code[:limit]
+			for off < limit {
+				if baseline != nil {
+					if size, ok := baseline(code[off:]); ok {
+						off += size
+						plain++
+						continue
+					}
+				}
+				pc := s.addr + uint64(off)
+				size := decode(code[off:], pc, containing(funcs, next, pc))
+				if size <= 0 || size > limit-off {
+					size = 1
+				}
+				off += size
 			}
-			off += size
 		}
 	}
+	return plain
 }
 
 // codeSections reads the executable sections, or with no section headers the executable

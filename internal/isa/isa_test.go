@@ -349,7 +349,7 @@ func TestBoundariesMatchObjdump(t *testing.T) {
 	funcs, _ := functions(f, secs, x86Arch)
 	ours := map[uint64]int{}
 	memo := new(x86memo.Memo)
-	walk(secs, funcs, func(code []byte, pc uint64, _ *function) int {
+	walk(secs, funcs, nil, func(code []byte, pc uint64, _ *function) int {
 		size, ok := decodeX86(memo, code, pc, func(string) {})
 		if ok {
 			ours[pc] = size

@@ -21,6 +21,7 @@ var x86Arch = &arch{
 		"avx512ifma": 3, "avx512bf16": 3, "avx512fp16": 3, "avx512vp2intersect": 3, "avx512er": 3,
 		"avx512pf": 3, "avx512-4fmaps": 3, "avx10": 3,
 	},
+	baseline: baselineX86Length,
 	decoder: func() decodeFunc {
 		memo := new(x86memo.Memo)
 		return func(code []byte, pc uint64, use func(string)) (int, bool) { return decodeX86(memo, code, pc, use) }
