@@ -413,6 +413,42 @@ func quietX86(d *decoder, addr uint64, b []byte) (int, bool) {
 	return n, true
 }
 
+// How inertX86 treats an opcode byte after the prefixes.
+const (
+	inertAlways   = iota // inert when x86len measures it
+	inertNever           // calls, jumps, int3 and mov of an immediate into a register
+	inertToMemory        // inert with a memory destination only (mov, sub, xor)
+	inertLea             // inert unless its address has no register
+	inertIndirect        // inert unless a call or jmp through a rip-relative slot
+	inertTwoByte         // 0F: decided by the second byte
+	inertPrefix          // a prefix: look at what follows
+)
+
+var inertRule = func() (r [256]uint8) {
+	for _, op := range []int{0xe8, 0xe9, 0xeb, 0xcc} {
+		r[op] = inertNever
+	}
+	for op := 0x70; op <= 0x7f; op++ {
+		r[op] = inertNever
+	}
+	for op := 0xb8; op <= 0xbf; op++ {
+		r[op] = inertNever
+	}
+	for _, op := range []int{0xc7, 0x29, 0x2b, 0x31, 0x33} {
+		r[op] = inertToMemory
+	}
+	r[0x8d], r[0xff], r[0x0f] = inertLea, inertIndirect, inertTwoByte
+	for op := range 256 {
+		if op&0xf0 == 0x40 || op == 0xf2 || op == 0xf3 || op == 0xf0 || op == 0x67 {
+			r[op] = inertPrefix
+		}
+		if pre, _ := x86len.Prefixes([]byte{byte(op)}); pre > 0 {
+			r[op] = inertPrefix
+		}
+	}
+	return r
+}()
+
 // inertX86 measures the instructions whose translation the sweep would throw away: every plain
 // or vector instruction x86len measures except those that may call, jump, enter the kernel or
 // load a constant (mov of an immediate into a register, lea of an address without registers,
@@ -420,6 +456,12 @@ func quietX86(d *decoder, addr uint64, b []byte) (int, bool) {
 // whose runs decodeX86 takes as one instruction; and the NOP with REX.W, which x86asm, and so
 // decodeX86, takes for an undecodable byte.
 func inertX86(b []byte) (int, bool) {
+	if len(b) > 0 && inertRule[b[0]] == inertAlways {
+		// The common case: an opcode without prefixes that needs no closer look.
+		if n, ok := x86len.Plain(b); ok {
+			return n, true
+		}
+	}
 	pre, _ := x86len.Prefixes(b)
 	p := pre
 	if p < len(b) && b[p]&0xf0 == 0x40 {
@@ -428,25 +470,29 @@ func inertX86(b []byte) (int, bool) {
 	if len(b) < p+2 {
 		return 0, false
 	}
-	switch op := b[p]; {
-	case op == 0x0f && (b[p+1] == 0x05 || b[p+1]&0xf0 == 0x80 || b[p+1] == 0x1f && p > pre && b[pre]&8 != 0),
-		op == 0xe8, op == 0xe9, op == 0xeb, op&0xf0 == 0x70, op >= 0xb8 && op <= 0xbf, op == 0xcc:
+	op, modrm := b[p], b[p+1]
+	switch inertRule[op] {
+	case inertNever:
 		return 0, false
-	case op == 0xc7, op == 0x29, op == 0x2b, op == 0x31, op == 0x33:
+	case inertToMemory:
 		// A constant into a register; into memory it is a store, which the sweep drops.
-		if b[p+1]>>6 == 3 {
+		if modrm>>6 == 3 {
 			return 0, false
 		}
-	case op == 0x8d:
+	case inertLea:
 		// lea loads a constant only from an address without registers: rip-relative, or a
 		// SIB byte without a base (its index is then the only register, if any).
-		if modrm := b[p+1]; modrm>>6 == 0 && (modrm&7 == 5 || modrm&7 == 4 && (len(b) < p+3 || b[p+2]&7 == 5)) {
+		if modrm>>6 == 0 && (modrm&7 == 5 || modrm&7 == 4 && (len(b) < p+3 || b[p+2]&7 == 5)) {
 			return 0, false
 		}
-	case op == 0xff:
+	case inertIndirect:
 		// call and jmp through a rip-relative slot are summarised.
-		if digit := b[p+1] >> 3 & 7; (digit == 2 || digit == 4) && b[p+1]&0xc7 == 0x05 {
+		if digit := modrm >> 3 & 7; (digit == 2 || digit == 4) && modrm&0xc7 == 0x05 {
 			return 0, false
+		}
+	case inertTwoByte:
+		if modrm == 0x05 || modrm&0xf0 == 0x80 || modrm == 0x1f && p > pre && b[pre]&8 != 0 {
+			return 0, false // syscall, jcc, the NOP with REX.W
 		}
 	}
 	if n, ok := x86len.Plain(b); ok {
