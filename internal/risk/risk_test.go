@@ -314,3 +314,49 @@ func printableRuns(data []byte, visit func(string)) {
 		start = -1
 	}
 }
+
+// pathsAt looks only where a '/' may start a path, so every prefix it is given must begin with
+// one; then it finds what a search for each occurrence finds.
+func TestPathsAt(t *testing.T) {
+	prefixes := slices.Clone(buildPrefixes)
+	for _, rf := range runtimeFiles {
+		prefixes = append(prefixes, rf.path)
+	}
+	for _, p := range prefixes {
+		if !strings.HasPrefix(p, "/") {
+			t.Fatalf("%q does not begin with '/'", p)
+		}
+	}
+	rnd := rand.New(rand.NewPCG(3, 4))
+	pieces := []string{"/", "/home/", "/etc/ssl", "/certs", "a", ".", " ", "x/", "/tmp/", "//"}
+	for range 20000 {
+		var b strings.Builder
+		for range rnd.IntN(8) {
+			b.WriteString(pieces[rnd.IntN(len(pieces))])
+		}
+		str := b.String()
+		starts := pathStarts(str)
+		for _, p := range prefixes {
+			if got, want := pathsAt(str, starts, p), searchPaths(str, p); !slices.Equal(got, want) {
+				t.Fatalf("%q, %q: pathsAt %v, a search %v", str, p, got, want)
+			}
+		}
+	}
+}
+
+// searchPaths is pathsAt by searching for every occurrence of prefix.
+func searchPaths(str, prefix string) []int {
+	var out []int
+	for from := 0; from < len(str); {
+		i := strings.Index(str[from:], prefix)
+		if i < 0 {
+			break
+		}
+		i += from
+		if i == 0 || !isPathByte(str[i-1]) {
+			out = append(out, i)
+		}
+		from = i + 1
+	}
+	return out
+}

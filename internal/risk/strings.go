@@ -115,12 +115,12 @@ func isPathByte(b byte) bool {
 	return b >= 'a' && b <= 'z' || b >= 'A' && b <= 'Z' || b >= '0' && b <= '9' || strings.IndexByte("._+-@~/", b) >= 0
 }
 
-// pathsAt returns the positions in str where prefix starts a path: at the start or after a
-// byte that cannot be part of one.
-func pathsAt(str, prefix string) []int {
+// pathStarts returns the positions in str where a path may start: a '/' at the start or after
+// a byte that cannot be part of a path.
+func pathStarts(str string) []int {
 	var out []int
 	for from := 0; from < len(str); {
-		i := strings.Index(str[from:], prefix)
+		i := strings.IndexByte(str[from:], '/')
 		if i < 0 {
 			break
 		}
@@ -129,6 +129,18 @@ func pathsAt(str, prefix string) []int {
 			out = append(out, i)
 		}
 		from = i + 1
+	}
+	return out
+}
+
+// pathsAt returns the positions of starts (pathStarts of str) where prefix, which begins with
+// '/', starts a path, in order.
+func pathsAt(str string, starts []int, prefix string) []int {
+	var out []int
+	for _, i := range starts {
+		if strings.HasPrefix(str[i:], prefix) {
+			out = append(out, i)
+		}
 	}
 	return out
 }
@@ -147,8 +159,9 @@ var sourceExtensions = map[string]bool{
 // folders: a source file name, or at least three folders deep (/home/user/project).
 func buildPathsIn(str string) []string {
 	var out []string
+	starts := pathStarts(str)
 	for _, prefix := range buildPrefixes {
-		for _, i := range pathsAt(str, prefix) {
+		for _, i := range pathsAt(str, starts, prefix) {
 			end := i
 			for end < len(str) && isPathByte(str[end]) {
 				end++
@@ -167,8 +180,9 @@ func buildPathsIn(str string) []string {
 // ("/etc/ssl/certs/ca-certificates.crt", not also "/etc/ssl/certs").
 func runtimeFilesIn(str string) []string {
 	longest := map[int]string{}
+	starts := pathStarts(str)
 	for _, rf := range runtimeFiles {
-		for _, i := range pathsAt(str, rf.path) {
+		for _, i := range pathsAt(str, starts, rf.path) {
 			end := i + len(rf.path)
 			// The path must end there, or go on into the folder it names.
 			if end < len(str) && isPathByte(str[end]) && str[end] != '/' {
