@@ -47,9 +47,11 @@ type Report struct {
 	Needed    []string `json:"needed,omitempty"`
 	RPath     []string `json:"rpath,omitempty"`
 	RunPath   []string `json:"runpath,omitempty"`
-	Libc      Libc     `json:"libc"`
-	Kernel    Kernel   `json:"kernel"`
-	CPU       *CPU     `json:"cpu,omitempty"`
+	// ELF holds what the headers, dynamic section, notes and version sections say.
+	ELF    *ELFFacts `json:"elf,omitempty"`
+	Libc   Libc      `json:"libc"`
+	Kernel Kernel    `json:"kernel"`
+	CPU    *CPU      `json:"cpu,omitempty"`
 	// Glibc is the symbol-version floor of a dynamic file, with the oldest distributions
 	// that satisfy it.
 	Glibc        *GlibcFloor    `json:"glibc,omitempty"`
@@ -144,6 +146,7 @@ func File(path string, req Requirements) (rep *Report, err error) {
 		arm64Decoder.Lock()
 		defer arm64Decoder.Unlock()
 	}
+	rep.ELF = elfFacts(f, path, info)
 	rep.Package = packageNote(f)
 	rep.Libc = detectLibc(f, info.Interp, info.Needed, readOnlyData(f))
 	rep.Kernel = kernel(f, rep.Arch, rep.Libc.Name)

@@ -299,6 +299,28 @@ func printReport(w io.Writer, r *check.Report, colour bool) {
 		link += ", needs " + strings.Join(r.Needed, ", ")
 	}
 	fmt.Fprintf(w, "  linking:  %s\n", link)
+	if e := r.ELF; e != nil {
+		var facts []string
+		if e.PIE {
+			facts = append(facts, "PIE")
+		}
+		if e.SOName != "" {
+			facts = append(facts, "soname "+e.SOName)
+		}
+		if e.Bind != "" {
+			facts = append(facts, "bind "+e.Bind)
+		}
+		facts = append(facts, "RELRO "+e.RELRO, "stack "+e.Stack)
+		if e.BuildID != "" {
+			facts = append(facts, "build-id "+e.BuildID)
+		}
+		fmt.Fprintf(w, "  elf:      %s\n", strings.Join(facts, ", "))
+		for _, n := range e.Notes {
+			if n.Type == "NT_GNU_PROPERTY_TYPE_0" {
+				fmt.Fprintf(w, "  property: %s\n", n.Description)
+			}
+		}
+	}
 	for _, p := range append(append([]string(nil), r.RPath...), r.RunPath...) {
 		fmt.Fprintf(w, "  rpath:    %s\n", p)
 	}

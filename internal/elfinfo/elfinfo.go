@@ -180,8 +180,7 @@ func linking(t elf.Type, pie bool, interp string, needed []string) Linking {
 // ntGNUBuildID is the note type of a "GNU" build-id note; debug/elf does not name it.
 const ntGNUBuildID = 3
 
-// buildID reads the GNU build-id note from the PT_NOTE segments, or from the note sections when a
-// file has no program headers (relocatable objects).
+// buildID reads the GNU build-id note from the PT_NOTE segments, or else from the note sections.
 func buildID(f *elf.File) (string, error) {
 	type notes struct {
 		r     io.Reader
@@ -193,11 +192,11 @@ func buildID(f *elf.File) (string, error) {
 			all = append(all, notes{p.Open(), p.Align})
 		}
 	}
-	if len(f.Progs) == 0 {
-		for _, s := range f.Sections {
-			if s.Type == elf.SHT_NOTE {
-				all = append(all, notes{s.Open(), s.Addralign})
-			}
+	// Then the note sections: relocatable objects have no program headers, and Go's linker
+	// leaves the GNU build-id out of the PT_NOTE segment.
+	for _, s := range f.Sections {
+		if s.Type == elf.SHT_NOTE {
+			all = append(all, notes{s.Open(), s.Addralign})
 		}
 	}
 	for _, n := range all {
