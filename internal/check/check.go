@@ -155,6 +155,9 @@ func File(path string, req Requirements) (rep *Report, err error) {
 		if r.Dispatched {
 			rep.CPU.Dispatched = r.DispatchedLevel
 		}
+		if marked := markedISA(rep.ELF); levelRank(marked) > levelRank(r.Level) {
+			rep.CPU.Notes = append(rep.CPU.Notes, fmt.Sprintf("the file's GNU property note says it needs %s: glibc's loader (2.33 and later) refuses to load it on an older CPU, whatever its code uses", marked))
+		}
 	}
 	if info.Linking == elfinfo.Dynamic {
 		if needs, err := distro.Floor(f); err == nil {

@@ -428,3 +428,32 @@ func gnuProperty(m elf.Machine, order binary.ByteOrder, typ uint32, data []byte)
 	}
 	return fmt.Sprintf("type %#x: %d bytes", typ, len(data))
 }
+
+// markedISA is the highest x86-64 level a file's GNU property note says it needs, empty
+// without such a note.
+func markedISA(e *ELFFacts) string {
+	if e == nil {
+		return ""
+	}
+	best := ""
+	for _, n := range e.Notes {
+		if n.Type != "NT_GNU_PROPERTY_TYPE_0" {
+			continue
+		}
+		for _, prop := range strings.Split(n.Description, "; ") {
+			levels, ok := strings.CutPrefix(prop, "x86 ISA needed: ")
+			if !ok {
+				continue
+			}
+			for _, l := range strings.Split(levels, ", ") {
+				if l == "x86-64-baseline" {
+					l = "x86-64-v1"
+				}
+				if levelRank(l) > levelRank(best) {
+					best = l
+				}
+			}
+		}
+	}
+	return best
+}

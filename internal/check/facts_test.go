@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/portabin/portabin/internal/ctest"
 	"github.com/portabin/portabin/internal/elfinfo"
 )
 
@@ -128,5 +129,25 @@ func TestFactsAgreeWithReadelf(t *testing.T) {
 			t.Errorf("%s: version needs %q, readelf %q", path, needs, wantNeeds)
 		}
 		t.Logf("%s: %d dynamic entries, %d segments, %d notes, %d libraries with versions", path, len(e.Dynamic), len(e.Segments), len(e.Notes), len(e.VersionNeeds))
+	}
+}
+
+// A program marked as needing x86-64-v3 (ld -z x86-64-v3) says so in its GNU property note,
+// which glibc's loader enforces: check reports the marking beside what the code needs.
+func TestMarkedISALevel(t *testing.T) {
+	cc := ctest.GCC(t)
+	exe, out, err := ctest.TryBuild(t, cc, "int main(void) { return 0; }\n", "-O2", "-Wl,-z,x86-64-v3")
+	if err != nil {
+		t.Skipf("the linker cannot mark ISA levels (binutils 2.36 or later): %s", out)
+	}
+	rep, err := File(exe, Requirements{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := markedISA(rep.ELF); got != "x86-64-v3" {
+		t.Fatalf("marked level %q, want x86-64-v3 (notes %+v)", got, rep.ELF.Notes)
+	}
+	if rep.CPU == nil || !slices.ContainsFunc(rep.CPU.Notes, func(n string) bool { return strings.Contains(n, "needs x86-64-v3") }) {
+		t.Fatalf("CPU notes do not mention the marking: %+v", rep.CPU)
 	}
 }
