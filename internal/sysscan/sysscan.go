@@ -77,10 +77,11 @@ type arch struct {
 	stackArgBase    int64   // entry-sp offset of the first stack argument
 	minInst         int
 	decode          func(d *decoder, addr uint64, b []byte) int
-	// inert measures, when it can, an instruction that adds nothing to a
-	// summary: no call, jump, kernel entry or constant. The sweep skips
-	// those without translating them. May be nil.
-	inert    func(b []byte) (int, bool)
+	// sweep measures, when it can, the instruction at addr and adds to s
+	// what translating it would add (nothing, for an instruction that makes
+	// no call, jump, kernel entry or constant), so that the sweep need not
+	// translate it. May be nil.
+	sweep    func(s *summary, addr uint64, b []byte) (int, bool)
 	parallel bool // decode may run on several goroutines at once
 }
 
@@ -157,6 +158,20 @@ func (s *summary) note(in *inst) {
 		if t := uint64(in.imm); t >= s.lo && t < s.hi {
 			s.consts = append(s.consts, ref{addr: in.addr, target: uint64(in.imm), op: in.op})
 		}
+	}
+}
+
+// branch notes a direct call or jump to target, as note does for its translation.
+func (s *summary) branch(addr, target uint64, op opcode, flags uint8) {
+	if target != 0 {
+		s.calls = append(s.calls, ref{addr: addr, target: target, op: op, flags: flags})
+	}
+}
+
+// constant notes a constant loaded into a register, as note does for its translation.
+func (s *summary) constant(addr, value uint64) {
+	if value >= s.lo && value < s.hi {
+		s.consts = append(s.consts, ref{addr: addr, target: value, op: opConst})
 	}
 }
 
@@ -398,8 +413,8 @@ func sweepRange(a *arch, addr uint64, data []byte, from, stop int, lo, hi uint64
 		if len(rest) < a.minInst {
 			break
 		}
-		if a.inert != nil {
-			if n, ok := a.inert(rest); ok {
+		if a.sweep != nil {
+			if n, ok := a.sweep(s, addr+uint64(off), rest); ok {
 				off += n
 				continue
 			}

@@ -18,7 +18,7 @@ var amd64 = &arch{
 	args:            []uint8{7, 6, 2, 1, 8, 9},
 	minInst:         1,
 	decode:          decodeX86,
-	inert:           inertX86,
+	sweep:           sweepX86,
 	parallel:        true,
 }
 

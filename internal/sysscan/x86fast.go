@@ -413,6 +413,36 @@ func quietX86(d *decoder, addr uint64, b []byte) (int, bool) {
 	return n, true
 }
 
+// sweepX86 is the sweep's fast path: inert instructions (inertX86), and the direct calls,
+// jumps and conditional jumps and the moves of an immediate into a register that come next
+// in number, summarised exactly as translating them and noting the result would.
+func sweepX86(s *summary, addr uint64, b []byte) (int, bool) {
+	if len(b) >= 6 {
+		switch op := b[0]; {
+		case op == 0xe8 || op == 0xe9:
+			o := opCall
+			if op == 0xe9 {
+				o = opJump
+			}
+			s.branch(addr, addr+5+uint64(int64(int32(binary.LittleEndian.Uint32(b[1:])))), o, 0)
+			return 5, true
+		case op == 0xeb:
+			s.branch(addr, addr+2+uint64(int64(int8(b[1]))), opJump, 0)
+			return 2, true
+		case op&0xf0 == 0x70:
+			s.branch(addr, addr+2+uint64(int64(int8(b[1]))), opJump, fCond)
+			return 2, true
+		case op == 0x0f && b[1]&0xf0 == 0x80:
+			s.branch(addr, addr+6+uint64(int64(int32(binary.LittleEndian.Uint32(b[2:])))), opJump, fCond)
+			return 6, true
+		case op >= 0xb8 && op <= 0xbf:
+			s.constant(addr, uint64(binary.LittleEndian.Uint32(b[1:])))
+			return 5, true
+		}
+	}
+	return inertX86(b)
+}
+
 // How inertX86 treats an opcode byte after the prefixes.
 const (
 	inertAlways   = iota // inert when x86len measures it
