@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # bench/check/run.sh compares `portabin check --json` with the tools people use to look at ELF
-# files, on the same set in one run on one machine: every ELF file in /usr/bin and every
-# /usr/lib/<multiarch>/*.so* (symlinks resolved, each file once). Each tool gets the whole list
+# files, on the same set in one run on one machine: every ELF file under /usr/bin, /usr/lib and
+# /usr/libexec, as issue 3 asks (links resolved, each file once). Each tool gets the whole list
 # in one invocation, its output goes to /dev/null, and GNU time measures its wall time and peak
 # resident memory. The table gives files per second and portabin's ratio to each tool (a time
 # ratio below 1 means portabin is faster).
@@ -17,6 +17,8 @@
 # Environment:
 #   PORTABIN     portabin executable (default: bin/portabin, built with `make build` if missing)
 #   BENCH_LIMIT  check only the first N files of the set (default: all)
+#   BENCH_SET    issue (default: /usr/bin, /usr/lib, /usr/libexec) or small (/usr/bin and
+#                /usr/lib/<multiarch>/*.so*, the set of the first runs)
 # stdout: the machine, the set, the table. Progress and the tools' complaints: stderr.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -39,11 +41,49 @@ list=$(mktemp)
 times=$(mktemp)
 trap 'rm -f "$list" "$times"' EXIT
 echo "bench/check: finding the ELF files" >&2
-for f in /usr/bin/* /usr/lib/"$multiarch"/*.so*; do
-	[ -f "$f" ] || continue
-	real=$(readlink -f "$f")
-	[ "$(head -c 4 "$real" 2>/dev/null)" = $'\x7fELF' ] && echo "$real"
-done | sort -u >"$list"
+# Issue 3's set: every ELF file under /usr/bin, /usr/lib and /usr/libexec, each file once
+# (symbolic and hard links resolved). BENCH_SET=small is the set of the runs before
+# 2026-11-26 09:00 UTC: /usr/bin and /usr/lib/<multiarch>/*.so*.
+case "${BENCH_SET:-issue}" in
+issue)
+	where="/usr/bin, /usr/lib, /usr/libexec"
+	roots=(/usr/bin /usr/lib /usr/libexec)
+	;;
+small)
+	where="/usr/bin, /usr/lib/$multiarch/*.so*"
+	roots=(/usr/bin/* /usr/lib/"$multiarch"/*.so*)
+	;;
+*)
+	echo "bench/check: BENCH_SET is issue or small, not $BENCH_SET" >&2
+	exit 2
+	;;
+esac
+/usr/bin/python3 - "${roots[@]}" >"$list" <<'PY'
+import os, stat, sys
+
+seen, found = set(), []
+def consider(path):
+    try:
+        st = os.stat(path)  # through symbolic links
+        if not stat.S_ISREG(st.st_mode) or (st.st_dev, st.st_ino) in seen:
+            return
+        with open(path, "rb") as f:
+            magic = f.read(4)
+    except OSError:
+        return
+    if magic == b"\x7fELF":
+        seen.add((st.st_dev, st.st_ino))
+        found.append(os.path.realpath(path))
+
+for root in sys.argv[1:]:
+    if os.path.isdir(root) and not os.path.islink(root):
+        for folder, _, names in os.walk(root):
+            for name in names:
+                consider(os.path.join(folder, name))
+    else:
+        consider(root)
+print("\n".join(sorted(set(found))))
+PY
 if [ -n "${BENCH_LIMIT:-}" ]; then
 	head -n "$BENCH_LIMIT" "$list" >"$list.part" && mv "$list.part" "$list"
 fi
@@ -54,7 +94,7 @@ cat "${files[@]}" >/dev/null
 
 echo "machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(sed -n 's/^model name\s*: //p' /proc/cpuinfo | head -1)"
 echo "system:  $(. /etc/os-release && echo "$PRETTY_NAME"), Linux $(uname -r), load $(cut -d' ' -f1 /proc/loadavg)"
-echo "set:     ${#files[@]} ELF files, $((bytes / 1048576)) MiB (/usr/bin, /usr/lib/$multiarch/*.so*)"
+echo "set:     ${#files[@]} ELF files, $((bytes / 1048576)) MiB ($where)"
 echo "portabin: $("$portabin" --version 2>/dev/null || echo "$portabin")"
 echo
 
