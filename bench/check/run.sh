@@ -126,7 +126,8 @@ measure "lddtree" "${lddtree[@]}"
 # set's static executables closest to 5 MB are each checked alone.
 statics=$(file -N -F $'\t' "${files[@]}" | awk -F'\t' '/statically linked|static-pie linked/ { print $1 }' |
 	while read -r f; do echo "$(stat -c %s "$f") $f"; done |
-	awk '{ d = $1 - 5242880; if (d < 0) d = -d; print d, $1, $2 }' | sort -n | head -n 3)
+	awk '{ d = $1 - 5242880; if (d < 0) d = -d; print d, $1, $2 }' | sort -n | awk 'NR <= 3')
+# (awk, not head: head would stop reading early, and the pipeline would fail with SIGPIPE.)
 
 awk -v n="${#files[@]}" '
 	{ name = $1; for (i = 2; i <= NF - 3; i++) name = name " " $i
