@@ -157,20 +157,8 @@ func ModRMLength(b []byte) (int, bool) {
 }
 
 // Plain returns the length of a baseline integer instruction, or false when a decoder must look.
-func Plain(code []byte) (int, bool) {
-	if len(code) == 0 {
-		return 0, false
-	}
-	if !isPrefix[code[0]] {
-		return plain(code, false)
-	}
-	pre, short := Prefixes(code)
-	n, ok := plain(code[pre:], short)
-	if !ok || pre+n > maxLength {
-		return 0, false
-	}
-	return pre + n, true
-}
+// It is small enough to be inlined, so that its callers call plain directly.
+func Plain(code []byte) (int, bool) { return plain(code) }
 
 // maxLength is the longest instruction a CPU runs; a longer one faults.
 const maxLength = 15
@@ -187,12 +175,16 @@ func Prefixes(code []byte) (n int, short bool) {
 
 var isPrefix = [256]bool{0x26: true, 0x2e: true, 0x36: true, 0x3e: true, 0x64: true, 0x65: true, 0x66: true}
 
-// plain measures an instruction after the prefixes Plain reads; short is the 66 prefix.
-func plain(code []byte, short bool) (int, bool) {
-	p := 0
+// plain is Plain.
+func plain(code []byte) (int, bool) {
+	pre, short := 0, false
+	if len(code) > 0 && isPrefix[code[0]] {
+		pre, short = Prefixes(code)
+	}
+	p := pre
 	rexW := false
-	if len(code) > 0 && code[0]&0xf0 == 0x40 {
-		p, rexW = 1, code[0]&8 != 0
+	if len(code) > p && code[p]&0xf0 == 0x40 {
+		p, rexW = p+1, code[p]&8 != 0
 	}
 	if len(code) <= p {
 		return 0, false
@@ -243,6 +235,9 @@ func plain(code []byte, short bool) (int, bool) {
 		} else {
 			n += 4
 		}
+	}
+	if n > maxLength && pre > 0 {
+		return 0, false
 	}
 	return n, len(code) >= n
 }
