@@ -206,8 +206,7 @@ type checked struct {
 // checkFiles checks paths on every CPU and yields the results in the order of paths; it stops
 // starting files when ctx ends. Files that saved answers (when not nil) can answer at once are
 // answered first, without handing them to the workers: for unchanged files that costs far more
-// than the answer. Of the rest, the largest files start first, so that no CPU is left waiting
-// for one big file at the end.
+// than the answer. The rest go through a fileQueue: largest first, within checkBudget.
 func checkFiles(ctx context.Context, paths []string, req check.Requirements,
 	saved func(string, check.Requirements) (check.Encoded, bool),
 	checkOne func(string, check.Requirements) (check.Encoded, error)) iter.Seq[checked] {
@@ -239,7 +238,6 @@ func checkFiles(ctx context.Context, paths []string, req check.Requirements,
 				order = append(order, i)
 			}
 		}
-		next := make(chan int)
 		stop := make(chan struct{})
 		defer close(stop)
 		sizes := make([]int64, len(paths))
@@ -249,22 +247,23 @@ func checkFiles(ctx context.Context, paths []string, req check.Requirements,
 			}
 		}
 		sort.SliceStable(order, func(a, b int) bool { return sizes[order[a]] > sizes[order[b]] })
+		queue := newFileQueue(order, sizes, checkBudget)
 		go func() {
-			defer close(next)
-			for _, i := range order {
-				select {
-				case next <- i:
-				case <-stop:
-					return
-				case <-ctx.Done():
-					return
-				}
+			select {
+			case <-stop:
+			case <-ctx.Done():
 			}
+			queue.close()
 		}()
 		for range min(runtime.GOMAXPROCS(0), len(order)) {
 			go func() {
-				for i := range next {
+				for {
+					i, ok := queue.take()
+					if !ok {
+						return
+					}
 					out, err := checkOne(paths[i], req)
+					queue.done(i)
 					results[i] <- checked{paths[i], out, err}
 				}
 			}()
