@@ -414,8 +414,9 @@ func quietX86(d *decoder, addr uint64, b []byte) (int, bool) {
 }
 
 // sweepX86 is the sweep's fast path: inert instructions (inertX86), and the direct calls,
-// jumps and conditional jumps and the moves of an immediate into a register that come next
-// in number, summarised exactly as translating them and noting the result would.
+// jumps and conditional jumps, calls and jumps through rip-relative slots, and moves of an
+// immediate into a register that come next in number, summarised exactly as translating them
+// and noting the result would.
 func sweepX86(s *summary, addr uint64, b []byte) (int, bool) {
 	if len(b) >= 6 {
 		switch op := b[0]; {
@@ -438,6 +439,14 @@ func sweepX86(s *summary, addr uint64, b []byte) (int, bool) {
 		case op >= 0xb8 && op <= 0xbf:
 			s.constant(addr, uint64(binary.LittleEndian.Uint32(b[1:])))
 			return 5, true
+		case op == 0xff && (b[1] == 0x15 || b[1] == 0x25):
+			// call or jmp through a rip-relative slot (the PLT's jumps, -fno-plt calls).
+			o := opCall
+			if b[1] == 0x25 {
+				o = opJump
+			}
+			s.branch(addr, addr+6+uint64(int64(int32(binary.LittleEndian.Uint32(b[2:])))), o, fSlot)
+			return 6, true
 		}
 	}
 	return inertX86(b)
