@@ -375,8 +375,12 @@ func TestInertSweep(t *testing.T) {
 							b = append(b, byte(op2))
 						}
 						// Displacements and immediates of 0x1010 fall inside the code, where
-						// the summary keeps constants.
-						b = append(b, modrm, sib, 0x10, 0x10, 0, 0, 0x10, 0x10, 0, 0, 0x10, 0x10, 0, 0, 0x10, 0x10)
+						// the summary keeps constants; a rip-relative ModRM has no SIB byte.
+						b = append(b, modrm)
+						if modrm&0xc7 != 0x05 {
+							b = append(b, sib)
+						}
+						b = append(b, 0x10, 0x10, 0, 0, 0x10, 0x10, 0, 0, 0x10, 0x10, 0, 0, 0x10, 0x10, 0, 0)
 						opcodes = append(opcodes, b[:16]...)
 					}
 				}

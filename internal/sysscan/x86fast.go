@@ -449,7 +449,55 @@ func sweepX86(s *summary, addr uint64, b []byte) (int, bool) {
 			return 6, true
 		}
 	}
+	if n, ok := sweepConstX86(s, addr, b); ok {
+		return n, true
+	}
 	return inertX86(b)
+}
+
+// sweepConstX86 summarises, with or without a REX prefix, the instructions that fastX86
+// translates into a constant or into arithmetic between registers: mov of an immediate, lea of
+// a rip-relative address, and sub or xor between registers (of a register with itself, 0).
+func sweepConstX86(s *summary, addr uint64, b []byte) (int, bool) {
+	p, rex := 0, byte(0)
+	if len(b) > 0 && b[0]&0xf0 == 0x40 {
+		p, rex = 1, b[0]
+	}
+	if len(b) < p+10 {
+		return 0, false
+	}
+	op, modrm := b[p], b[p+1]
+	wide := rex&8 != 0
+	switch {
+	case op >= 0xb8 && op <= 0xbf:
+		if wide {
+			s.constant(addr, binary.LittleEndian.Uint64(b[p+1:]))
+			return p + 9, true
+		}
+		s.constant(addr, uint64(binary.LittleEndian.Uint32(b[p+1:])))
+		return p + 5, true
+	case op == 0xc7 && modrm>>6 == 3 && modrm>>3&7 == 0:
+		imm := int64(int32(binary.LittleEndian.Uint32(b[p+2:])))
+		if !wide {
+			imm = int64(uint32(imm))
+		}
+		s.constant(addr, uint64(imm))
+		return p + 6, true
+	case op == 0x8d && modrm&0xc7 == 0x05:
+		n := p + 6
+		v := int64(addr) + int64(n) + int64(int32(binary.LittleEndian.Uint32(b[p+2:])))
+		if !wide {
+			v = int64(uint32(v))
+		}
+		s.constant(addr, uint64(v))
+		return n, true
+	case (op == 0x29 || op == 0x2b || op == 0x31 || op == 0x33) && modrm>>6 == 3:
+		if modrm>>3&7|(rex>>2&1)<<3 == modrm&7|(rex&1)<<3 {
+			s.constant(addr, 0)
+		}
+		return p + 2, true
+	}
+	return 0, false
 }
 
 // How inertX86 treats an opcode byte after the prefixes.
