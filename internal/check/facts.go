@@ -27,7 +27,7 @@ type ELFFacts struct {
 	// SOName is a shared library's DT_SONAME.
 	SOName  string `json:"soname,omitempty"`
 	BuildID string `json:"build_id,omitempty"`
-	// Stripped: no .symtab; DebugInfo: DWARF is present.
+	// Stripped: no symbol table (SHT_SYMTAB), as risk's "stripped"; DebugInfo: DWARF is present.
 	Stripped  bool `json:"stripped"`
 	DebugInfo bool `json:"debug_info"`
 	// Bind is "now" when the loader resolves every symbol at start (DT_BIND_NOW, DF_BIND_NOW,
@@ -54,9 +54,12 @@ type ELFFacts struct {
 	VersionDefs  []string      `json:"version_defs,omitempty"`
 }
 
-// dynEntry is one dynamic section entry: its tag ("DT_NEEDED") and value.
+// dynEntry is one dynamic section entry: its tag and raw value, and both as words
+// ("DT_NEEDED", "libc.so.6").
 type dynEntry struct {
-	tag, value string
+	tag        elf.DynTag
+	raw        uint64
+	name, text string
 }
 
 // Note is one ELF note: its owner ("GNU"), its type and what its descriptor says.
@@ -82,7 +85,7 @@ const (
 func elfFacts(f *elf.File, path string, info *elfinfo.Info) *ELFFacts {
 	e := &ELFFacts{
 		Version: uint8(f.Version), OSABI: f.OSABI.String(), ABIVersion: f.ABIVersion, PIE: info.PIE, BuildID: info.BuildID,
-		Stripped: f.Section(".symtab") == nil, DebugInfo: info.HasDebug, RELRO: "none", Stack: "none",
+		Stripped: f.SectionByType(elf.SHT_SYMTAB) == nil, DebugInfo: info.HasDebug, RELRO: "none", Stack: "none",
 	}
 	if st, err := os.Stat(path); err == nil {
 		e.Mode = fmt.Sprintf("%04o", st.Mode().Perm())
@@ -101,19 +104,19 @@ func elfFacts(f *elf.File, path string, info *elfinfo.Info) *ELFFacts {
 	bindNow := false
 	dynamic := dynamicEntries(f)
 	for _, d := range dynamic {
-		e.Dynamic = append(e.Dynamic, d.tag+" "+d.value)
+		e.Dynamic = append(e.Dynamic, d.name+" "+d.text)
 		switch d.tag {
-		case "DT_SONAME":
-			e.SOName = d.value
-		case "DT_TEXTREL":
+		case elf.DT_SONAME:
+			e.SOName = d.text
+		case elf.DT_TEXTREL:
 			e.TextRel = true
-		case "DT_BIND_NOW":
+		case elf.DT_BIND_NOW:
 			bindNow = true
-		case "DT_FLAGS":
-			bindNow = bindNow || strings.Contains(d.value, "DF_BIND_NOW")
-			e.TextRel = e.TextRel || strings.Contains(d.value, "DF_TEXTREL")
-		case "DT_FLAGS_1":
-			bindNow = bindNow || strings.Contains(d.value, "DF_1_NOW")
+		case elf.DT_FLAGS:
+			bindNow = bindNow || elf.DynFlag(d.raw)&elf.DF_BIND_NOW != 0
+			e.TextRel = e.TextRel || elf.DynFlag(d.raw)&elf.DF_TEXTREL != 0
+		case elf.DT_FLAGS_1:
+			bindNow = bindNow || elf.DynFlag1(d.raw)&elf.DF_1_NOW != 0
 		}
 	}
 	if len(dynamic) > 0 {
@@ -209,7 +212,7 @@ func dynamicEntries(f *elf.File) []dynEntry {
 		case tag == elf.DT_PLTREL:
 			v = dynTagName(elf.DynTag(val))
 		}
-		out = append(out, dynEntry{tag: dynTagName(tag), value: v})
+		out = append(out, dynEntry{tag: tag, raw: val, name: dynTagName(tag), text: v})
 	}
 	return out
 }
@@ -268,25 +271,23 @@ func notes(f *elf.File) []Note {
 	}
 	var out []Note
 	for _, a := range areas {
-		align := uint64(4)
-		if a.align == 8 {
-			align = 8
-		}
-		pad := func(n uint64) uint64 { return (n + align - 1) &^ (align - 1) }
-		data := a.data
-		for len(data) >= 12 && len(out) < maxNotes {
-			nameSize, descSize, typ := uint64(f.ByteOrder.Uint32(data)), uint64(f.ByteOrder.Uint32(data[4:])), f.ByteOrder.Uint32(data[8:])
-			descStart := pad(12 + nameSize)
-			descEnd := descStart + descSize
-			if nameSize > uint64(len(data)) || descSize > uint64(len(data)) || descEnd > uint64(len(data)) {
-				break
+		for _, n := range elfinfo.ParseNotes(a.data, f.ByteOrder, a.align) {
+			if len(out) == maxNotes {
+				return out
 			}
-			owner := strings.TrimRight(string(data[12:12+nameSize]), "\x00")
-			out = append(out, describeNote(f, owner, typ, data[descStart:descEnd]))
-			data = data[min(pad(descEnd), uint64(len(data))):]
+			out = append(out, describeNote(f, n))
 		}
 	}
 	return out
+}
+
+// abiTagVersion reads the descriptor of glibc's ABI tag note: the operating system and the
+// oldest kernel version it was built for.
+func abiTagVersion(order binary.ByteOrder, desc []byte) (os uint32, version string, ok bool) {
+	if len(desc) < 16 {
+		return 0, "", false
+	}
+	return order.Uint32(desc), fmt.Sprintf("%d.%d.%d", order.Uint32(desc[4:]), order.Uint32(desc[8:]), order.Uint32(desc[12:])), true
 }
 
 // Note types and GNU property types, from binutils' include/elf/common.h and the x86-64 and
@@ -312,19 +313,19 @@ const (
 	propX86ISA1Used     = 0xc0010002
 )
 
-func describeNote(f *elf.File, owner string, typ uint32, desc []byte) Note {
+func describeNote(f *elf.File, note elfinfo.Note) Note {
+	owner, typ, desc := note.Owner, note.Type, note.Desc
 	n := Note{Owner: owner, Type: fmt.Sprintf("%#x", typ), Description: fmt.Sprintf("%d bytes", len(desc))}
-	order := f.ByteOrder
 	switch {
 	case owner == "GNU" && typ == ntGNUABITag:
 		n.Type = "NT_GNU_ABI_TAG"
-		if len(desc) >= 16 {
+		if osID, version, ok := abiTagVersion(f.ByteOrder, desc); ok {
 			oses := map[uint32]string{0: "Linux", 1: "Hurd", 2: "Solaris", 3: "FreeBSD"}
-			os := oses[order.Uint32(desc)]
+			os := oses[osID]
 			if os == "" {
-				os = fmt.Sprintf("OS %d", order.Uint32(desc))
+				os = fmt.Sprintf("OS %d", osID)
 			}
-			n.Description = fmt.Sprintf("%s %d.%d.%d", os, order.Uint32(desc[4:]), order.Uint32(desc[8:]), order.Uint32(desc[12:]))
+			n.Description = os + " " + version
 		}
 	case owner == "GNU" && typ == ntGNUHWCap:
 		n.Type = "NT_GNU_HWCAP"

@@ -3,12 +3,11 @@ package check
 import (
 	"bytes"
 	"debug/elf"
-	"encoding/binary"
-	"fmt"
 	"regexp"
 	"strings"
 
 	"github.com/portabin/portabin/internal/elfimage"
+	"github.com/portabin/portabin/internal/elfinfo"
 )
 
 // Libc names the C library an executable carries or needs.
@@ -70,17 +69,15 @@ func abiTag(f *elf.File) (string, bool) {
 		return "", false
 	}
 	data, err := elfimage.SectionData(sec)
-	if err != nil || len(data) < 32 {
+	if err != nil {
 		return "", false
 	}
-	order := f.ByteOrder
-	namesz, descsz, typ := order.Uint32(data[0:]), order.Uint32(data[4:]), order.Uint32(data[8:])
-	if namesz != 4 || descsz < 16 || typ != 1 || string(data[12:15]) != "GNU" {
-		return "", false
+	for _, n := range elfinfo.ParseNotes(data, f.ByteOrder, sec.Addralign) {
+		if n.Owner == "GNU" && n.Type == ntGNUABITag {
+			if os, version, ok := abiTagVersion(f.ByteOrder, n.Desc); ok && os == 0 { // 0: Linux
+				return version, true
+			}
+		}
 	}
-	desc := data[16:]
-	if binary.Size(uint32(0))*4 > len(desc) || order.Uint32(desc) != 0 { // 0: Linux
-		return "", false
-	}
-	return fmt.Sprintf("%d.%d.%d", order.Uint32(desc[4:]), order.Uint32(desc[8:]), order.Uint32(desc[12:])), true
+	return "", false
 }

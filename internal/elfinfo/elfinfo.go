@@ -211,26 +211,46 @@ func buildID(f *elf.File) (string, error) {
 	return "", nil
 }
 
-// findNote returns the descriptor of the first note with this owner and type. Name and descriptor
-// are padded to the alignment of their segment: 4 for nearly all notes, whatever the ELF class
-// (the gABI's 8 for 64-bit was never followed), and 8 for .note.gnu.property.
+// findNote returns the descriptor of the first note with this owner and type.
 func findNote(data []byte, order binary.ByteOrder, align uint64, owner string, typ uint32) []byte {
+	for _, n := range ParseNotes(data, order, align) {
+		if n.Owner == owner && n.Type == typ {
+			return n.Desc
+		}
+	}
+	return nil
+}
+
+// Note is one ELF note: its owner ("GNU"), type and descriptor.
+type Note struct {
+	Owner string
+	Type  uint32
+	Desc  []byte
+}
+
+// ParseNotes splits a note section or segment into its notes, up to the first one that runs
+// past the end. Name and descriptor are padded to the alignment of their section or segment: 4
+// for nearly all notes, whatever the ELF class (the gABI's 8 for 64-bit was never followed),
+// and 8 for .note.gnu.property; any other alignment counts as 4.
+func ParseNotes(data []byte, order binary.ByteOrder, align uint64) []Note {
 	if align != 8 {
 		align = 4
 	}
 	pad := func(n uint64) uint64 { return (n + align - 1) &^ (align - 1) }
+	var out []Note
 	for len(data) >= 12 {
-		nameSize, descSize, noteType := uint64(order.Uint32(data)), uint64(order.Uint32(data[4:])), order.Uint32(data[8:])
+		nameSize, descSize, typ := uint64(order.Uint32(data)), uint64(order.Uint32(data[4:])), order.Uint32(data[8:])
 		descStart := pad(12 + nameSize)
 		descEnd := descStart + descSize
 		if descEnd > uint64(len(data)) {
-			return nil
+			break
 		}
-		name := strings.TrimRight(string(data[12:12+nameSize]), "\x00")
-		if name == owner && noteType == typ {
-			return data[descStart:descEnd]
-		}
+		out = append(out, Note{
+			Owner: strings.TrimRight(string(data[12:12+nameSize]), "\x00"),
+			Type:  typ,
+			Desc:  data[descStart:descEnd],
+		})
 		data = data[min(pad(descEnd), uint64(len(data))):]
 	}
-	return nil
+	return out
 }

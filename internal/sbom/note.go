@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 
 	"github.com/portabin/portabin/internal/atomicfile"
+	"github.com/portabin/portabin/internal/elfinfo"
 	"github.com/portabin/portabin/internal/target"
 )
 
@@ -198,19 +199,9 @@ func ReadNote(f *elf.File) (*Package, error) {
 
 // findNote walks the notes of one note section or segment for the package note.
 func findNote(b []byte, order binary.ByteOrder) ([]byte, bool) {
-	align := func(n uint64) uint64 { return (n + noteAlign - 1) &^ (noteAlign - 1) }
-	for len(b) >= 12 {
-		namesz, descsz, typ := uint64(order.Uint32(b)), uint64(order.Uint32(b[4:])), order.Uint32(b[8:])
-		b = b[12:]
-		nameEnd := align(namesz)
-		if nameEnd > uint64(len(b)) || descsz > uint64(len(b))-nameEnd {
-			return nil, false
-		}
-		name := string(bytes.TrimRight(b[:namesz], "\x00"))
-		desc := b[nameEnd : nameEnd+descsz]
-		b = b[min(nameEnd+align(descsz), uint64(len(b))):]
-		if typ == NoteType && name == NoteOwner {
-			return desc, true
+	for _, n := range elfinfo.ParseNotes(b, order, noteAlign) {
+		if n.Type == NoteType && n.Owner == NoteOwner {
+			return n.Desc, true
 		}
 	}
 	return nil, false
