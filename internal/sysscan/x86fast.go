@@ -354,24 +354,30 @@ func vectorX86(d *decoder, addr uint64, b []byte) (int, bool) {
 	return in.Len, true
 }
 
-// quietX86 translates padding (the multi-byte NOPs: up to six 66 prefixes, maybe CS, then
-// 0F 1F /0; and 66 90) and TEST, which writes only flags. Compilers align every function and
-// loop with the first and test before most branches with the second.
+// quietX86 translates padding (the multi-byte NOPs: 0F 1F /0 after the prefixes x86len.Plain
+// reads and maybe a REX prefix; and 66 90) and TEST, which writes only flags. Compilers align
+// every function and loop with the first and test before most branches with the second. The NOP
+// with REX.W (gas's nopq) is padding like the others, although x86asm v0.33.0 does not know it
+// and would take it for an undecodable byte, misplacing the instructions after it.
 func quietX86(d *decoder, addr uint64, b []byte) (int, bool) {
-	p := 0
+	p, _ := x86len.Prefixes(b)
+	if p < len(b) && b[p]&0xf0 == 0x40 {
+		p++
+	}
+	if len(b) >= p+3 && b[p] == 0x0f && b[p+1] == 0x1f && b[p+2]>>3&7 == 0 {
+		m, ok := decodeModRM(b[p+2:], 0)
+		if !ok || p+2+m.length > 15 { // longer than any instruction a CPU runs
+			return 0, false
+		}
+		d.emit(inst{addr: addr, op: opPad})
+		return p + 2 + m.length, true
+	}
+	p = 0
 	for p < len(b) && p < 6 && b[p] == 0x66 {
 		p++
 	}
 	if p < len(b) && b[p] == 0x2e {
 		p++
-	}
-	if len(b) >= p+3 && b[p] == 0x0f && b[p+1] == 0x1f && b[p+2]>>3&7 == 0 {
-		m, ok := decodeModRM(b[p+2:], 0)
-		if !ok {
-			return 0, false
-		}
-		d.emit(inst{addr: addr, op: opPad})
-		return p + 2 + m.length, true
 	}
 	if p > 0 && p < len(b) && b[p] == 0x90 && b[p-1] == 0x66 {
 		d.emit(inst{addr: addr, op: opPad})
@@ -539,9 +545,8 @@ var inertRule = func() (r [256]uint8) {
 // inertX86 measures the instructions whose translation the sweep would throw away: every plain
 // or vector instruction x86len measures except those that may call, jump, enter the kernel or
 // load a constant (mov of an immediate into a register, lea of an address without registers,
-// xor or sub of a register with itself); int3,
-// whose runs decodeX86 takes as one instruction; and the NOP with REX.W, which x86asm, and so
-// decodeX86, takes for an undecodable byte.
+// xor or sub of a register with itself); and int3, whose runs decodeX86 takes as one
+// instruction.
 func inertX86(b []byte) (int, bool) {
 	if len(b) > 0 && inertRule[b[0]] == inertAlways {
 		// The common case: an opcode without prefixes that needs no closer look.
@@ -578,8 +583,8 @@ func inertX86(b []byte) (int, bool) {
 			return 0, false
 		}
 	case inertTwoByte:
-		if modrm == 0x05 || modrm&0xf0 == 0x80 || modrm == 0x1f && p > pre && b[pre]&8 != 0 {
-			return 0, false // syscall, jcc, the NOP with REX.W
+		if modrm == 0x05 || modrm&0xf0 == 0x80 {
+			return 0, false // syscall, jcc
 		}
 	}
 	if n, ok := x86len.Plain(b); ok {
