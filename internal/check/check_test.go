@@ -134,6 +134,11 @@ func TestDynamicAndGlibc(t *testing.T) {
 	if rep.Libc.Name != "glibc" {
 		t.Errorf("libc %+v", rep.Libc)
 	}
+	// Stripped, it has neither glibc's symbols nor its version string (puts does not print it).
+	stripped := ctest.Build(t, gcc, "#include <stdio.h>\nint main(void) { puts(\"hi\"); return 0; }", "-static", "-s")
+	if rep, err := File(stripped, Requirements{}); err != nil || rep.Libc.Name != "glibc" {
+		t.Errorf("stripped static glibc: libc %+v, %v", rep.Libc, err)
+	}
 }
 
 func TestMalformedFiles(t *testing.T) {

@@ -45,6 +45,11 @@ func detectLibc(f *elf.File, interp string, needed []string, rodata []byte) Libc
 	if m := glibcRelease.FindSubmatch(rodata); m != nil {
 		return Libc{Name: "glibc", Version: string(m[1]), Evidence: "glibc's version string"}
 	}
+	// The environment variable glibc (2.26 and later) reads its tunables from, at start-up of
+	// static programs too; stripped static glibc programs have no other mark of it.
+	if bytes.Contains(rodata, []byte("\x00GLIBC_TUNABLES\x00")) {
+		return Libc{Name: "glibc", Evidence: "glibc's GLIBC_TUNABLES variable"}
+	}
 	// musl's strerror(0) text; glibc says "Success".
 	if bytes.Contains(rodata, []byte("No error information\x00")) {
 		return Libc{Name: "musl", Evidence: `musl's "No error information" message`}
