@@ -76,6 +76,8 @@ type Kernel struct {
 	Unknown int `json:"unknown_syscalls"`
 	// Analysed is false for architectures the syscall analysis does not cover.
 	Analysed bool `json:"analysed"`
+	// Notes say what limited the analysis, such as a missing symbol table.
+	Notes []string `json:"notes,omitempty"`
 }
 
 // SyscallUse is one system call the code can make.
@@ -149,11 +151,18 @@ func File(path string, req Requirements) (rep *Report, err error) {
 	rep.ELF = elfFacts(f, path, info)
 	rep.Package = packageNote(f)
 	rep.Libc = detectLibc(f, info.Interp, info.Needed, readOnlyData(f))
-	rep.Kernel = kernel(f, rep.Arch, rep.Libc.Name)
+	var gob *goBuild
+	if b, ok := readGoBuild(f); ok {
+		gob = &b
+	}
+	rep.Kernel = kernel(f, rep.Arch, rep.Libc.Name, gob)
 	if r, err := isa.Analyze(f); err == nil && r.Level != "" {
-		rep.CPU = &CPU{Level: r.Level, Features: r.Features, Notes: r.Notes}
+		rep.CPU = &CPU{Level: r.Level, Features: r.Features, Notes: append(r.LevelNotes, r.Notes...)}
 		if r.Dispatched {
 			rep.CPU.Dispatched = r.DispatchedLevel
+		}
+		if gob != nil && gob.pureGo() && info.Machine == elf.EM_X86_64 {
+			rep.CPU = goCPU(r, gob.amd64Level())
 		}
 		if marked := markedISA(rep.ELF); levelRank(marked) > levelRank(r.Level) {
 			rep.CPU.Notes = append(rep.CPU.Notes, fmt.Sprintf("the file's GNU property note says it needs %s: glibc's loader (2.33 and later) refuses to load it on an older CPU, whatever its code uses", marked))

@@ -35,7 +35,7 @@ var fallbacks = map[string]map[string][]string{
 	},
 	"glibc": {
 		"__tls_init_tp": {"rseq", "set_robust_list"}, // start-up: failures are ignored
-		"start_thread":  {"set_robust_list"},         // each thread: ignored too
+		"start_thread":  {"rseq", "set_robust_list"}, // each thread: ignored too
 		"clone3":        {"clone3"},                  // pthread_create, posix_spawn: clone
 		"faccessat":     {"faccessat2"},              // faccessat
 		"preadv2":       {"preadv2"},                 // preadv, when flags are 0
@@ -54,11 +54,36 @@ var libraryFallbacks = map[string][]string{
 	"mi_random_init_ex":         {"getrandom"}, // mimalloc src/random.c: then /dev/urandom
 }
 
+// goFallbacks are the same for the Go runtime and standard library, in the Go programs of any
+// C library (cgo programs make these calls themselves too). TestFallbacksByBehaviour derives
+// them as it does the C libraries' ones, from a program built with the Go toolchain that runs
+// the tests.
+var goFallbacks = map[string][]string{
+	"internal/syscall/unix.CopyFileRange": {"copy_file_range"},   // os.File.ReadFrom: read and write
+	"internal/syscall/unix.GetRandom":     {"getrandom"},         // crypto/rand: /dev/urandom
+	"internal/syscall/unix.PidFDOpen":     {"pidfd_open"},        // os: process handles by PID
+	"internal/syscall/unix.Waitid":        {"waitid"},            // os.Process.Wait: wait4
+	"os.checkClonePidfd":                  {"waitid"},            // the probe of clone's pidfds
+	"os.checkPidfd":                       {"pidfd_send_signal"}, // the probe that turns pidfds off
+	"os.(*Process).pidfdSendSignal":       {"pidfd_send_signal"}, // reached only after the probe succeeded
+	"syscall.faccessat2":                  {"faccessat2"},        // syscall.Faccessat: emulated with fstatat
+}
+
+// goOnRequest are calls a Go function makes only when the program asks for a feature that
+// itself needs a newer kernel than the call, so a program that does not ask never makes them:
+// syscall.forkAndExecInChild1 uses clone3 instead of clone only for SysProcAttr.UseCgroupFD
+// (CLONE_INTO_CGROUP, Linux 5.7) or CLONE_NEWTIME (5.6). TestFallbacksByBehaviour checks that
+// starting a program without them does not make the call.
+var goOnRequest = map[string][]string{
+	"syscall.forkAndExecInChild1": {"clone3"},
+}
+
 // archFloor is the first Linux release that ran each architecture at all.
 var archFloor = map[string]string{"aarch64": "3.7", "riscv64": "4.15", "arm": "2.6.16"}
 
-// kernel derives the oldest kernel from the ABI tag and the system calls of f.
-func kernel(f *elf.File, arch, libc string) Kernel {
+// kernel derives the oldest kernel from the architecture, the ABI tag, the Go release (gob is
+// nil for a program without Go's build information) and the system calls of f.
+func kernel(f *elf.File, arch, libc string, gob *goBuild) Kernel {
 	var k Kernel
 	best, decided := syscalls.Version{}, ""
 	raise := func(v syscalls.Version, why string) {
@@ -73,17 +98,32 @@ func kernel(f *elf.File, arch, libc string) Kernel {
 		k.ABITag = tag
 		raise(mustVersion(tag), "ABI tag")
 	}
+	if gob != nil {
+		release := gob.Version
+		if release == "" {
+			release = "Go 1.17 or older"
+		}
+		raise(mustVersion(gob.kernelFloor()), "Go release "+release)
+	}
 	if res, err := sysscan.Scan(f); err == nil && res != nil {
 		k.Analysed = true
 		k.Unknown = res.Unknown
-		funcs := functions(f)
+		var funcs interface{ at(uint64) []string } = functions(f)
+		if table := funcs.(funcTable); len(table) == 0 && len(res.Sites) > 0 {
+			if gofuncs, ok := goFunctions(f); ok {
+				funcs = gofuncs // a stripped Go program still names its functions
+			} else if len(fallbacks[libc]) > 0 {
+				k.Notes = append(k.Notes, "no symbol table: the calls "+libc+" makes only as a first try cannot be told apart, so they count and the minimum may be too high")
+			}
+		}
 		// A call counts unless every place that makes it is a fallback.
 		counted := map[int]bool{}
 		seen := map[int]bool{}
 		for _, site := range res.Sites {
 			seen[site.Number] = true
 			sc, _ := syscalls.Lookup(res.Arch, site.Number)
-			if fn := funcs.at(site.Addr); !isFallback(fallbacks[libc], fn, sc.Name) && !isFallback(libraryFallbacks, fn, sc.Name) {
+			if fn := funcs.at(site.Addr); !isFallback(fallbacks[libc], fn, sc.Name) && !isFallback(libraryFallbacks, fn, sc.Name) &&
+				(gob == nil || !isFallback(goFallbacks, fn, sc.Name) && !isFallback(goOnRequest, fn, sc.Name)) {
 				counted[site.Number] = true
 			}
 		}

@@ -348,6 +348,9 @@ func printReport(w io.Writer, r *check.Report, colour bool) {
 		fmt.Fprintf(w, " (%d system calls, %d with a fallback, %d not resolved)", len(k.Syscalls), fallback, k.Unknown)
 	}
 	fmt.Fprintln(w)
+	for _, n := range k.Notes {
+		fmt.Fprintf(w, "            note: %s\n", n)
+	}
 	if r.CPU != nil {
 		line := r.CPU.Level
 		if len(r.CPU.Features) > 0 {
@@ -357,6 +360,9 @@ func printReport(w io.Writer, r *check.Report, colour bool) {
 			line += "; up to " + r.CPU.Dispatched + " in code chosen at run time"
 		}
 		fmt.Fprintf(w, "  cpu:      %s\n", line)
+		for _, n := range r.CPU.Notes {
+			fmt.Fprintf(w, "            note: %s\n", n)
+		}
 	}
 	for _, risk := range r.Risks {
 		fmt.Fprintf(w, "  risk:     %s: %s\n", risk.Kind, risk.Detail)

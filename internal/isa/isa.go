@@ -46,8 +46,11 @@ type Report struct {
 	// Instructions is the number of instructions decoded; Undecoded the bytes that were not.
 	Instructions int
 	Undecoded    int
-	// Notes say what limits the analysis, in words for the user.
+	// Notes say what limits the analysis, in words for the user: how much code was read and
+	// decoded.
 	Notes []string
+	// LevelNotes say how dispatched code was told apart, and what that leaves uncertain.
+	LevelNotes []string
 }
 
 // maxCode caps the executable bytes read from one file, so that a hostile section size cannot
@@ -142,7 +145,7 @@ func analyze(f *elf.File, a *arch) (*Report, error) {
 	}
 	funcs, how := functions(f, secs, a)
 	if how != "" {
-		r.Notes = append(r.Notes, how)
+		r.LevelNotes = append(r.LevelNotes, how)
 	}
 
 	var counts map[string]int
@@ -169,10 +172,10 @@ func analyze(f *elf.File, a *arch) (*Report, error) {
 	r.Features, r.DispatchedFeatures = sortedKeys(r.Counts, a), sortedKeys(r.DispatchedCounts, a)
 	r.Dispatched = seen > required
 	if r.Dispatched {
-		r.Notes = append(r.Notes, fmt.Sprintf("%s code is only in functions chosen at run time for the CPU (IFUNC or CPU-variant functions); it does not raise the level", a.levels[seen]))
+		r.LevelNotes = append(r.LevelNotes, fmt.Sprintf("%s code is only in functions chosen at run time for the CPU (IFUNC or CPU-variant functions); it does not raise the level", a.levels[seen]))
 	}
 	if required > 0 && r.Counts[a.probe] > 0 {
-		r.Notes = append(r.Notes, fmt.Sprintf("the code asks the CPU for its features (%s) in %d places outside the functions recognised as dispatched; any %s code behind such a check is counted as required", a.probe, r.Counts[a.probe], a.levels[required]))
+		r.LevelNotes = append(r.LevelNotes, fmt.Sprintf("the code asks the CPU for its features (%s) in %d places outside the functions recognised as dispatched; any %s code behind such a check is counted as required", a.probe, r.Counts[a.probe], a.levels[required]))
 	}
 	if r.Undecoded > 0 {
 		r.Notes = append(r.Notes, fmt.Sprintf("%d bytes of code could not be decoded", r.Undecoded))

@@ -153,8 +153,9 @@ func TestAnalyzePrograms(t *testing.T) {
 					t.Errorf("features %v have %s (%d instructions)", r.Features, f, r.Counts[f])
 				}
 			}
-			if tt.note != "" && !slices.ContainsFunc(r.Notes, func(n string) bool { return strings.Contains(n, tt.note) }) {
-				t.Errorf("no note mentions %q: %q", tt.note, r.Notes)
+			notes := append(slices.Clone(r.Notes), r.LevelNotes...)
+			if tt.note != "" && !slices.ContainsFunc(notes, func(n string) bool { return strings.Contains(n, tt.note) }) {
+				t.Errorf("no note mentions %q: %q", tt.note, notes)
 			}
 			if r.Instructions == 0 {
 				t.Error("no instructions decoded")
