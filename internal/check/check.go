@@ -155,7 +155,7 @@ func File(path string, req Requirements) (rep *Report, err error) {
 	if b, ok := readGoBuild(f); ok {
 		gob = &b
 	}
-	rep.Kernel = kernel(f, rep.Arch, rep.Libc.Name, gob)
+	rep.Kernel = kernel(f, rep.Arch, rep.Libc.Name, gob, info.Linking != elfinfo.Dynamic)
 	if r, err := isa.Analyze(f); err == nil && r.Level != "" {
 		rep.CPU = &CPU{Level: r.Level, Features: r.Features, Notes: append(r.LevelNotes, r.Notes...)}
 		if r.Dispatched {

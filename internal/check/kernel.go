@@ -82,8 +82,9 @@ var goOnRequest = map[string][]string{
 var archFloor = map[string]string{"aarch64": "3.7", "riscv64": "4.15", "arm": "2.6.16"}
 
 // kernel derives the oldest kernel from the architecture, the ABI tag, the Go release (gob is
-// nil for a program without Go's build information) and the system calls of f.
-func kernel(f *elf.File, arch, libc string, gob *goBuild) Kernel {
+// nil for a program without Go's build information) and the system calls of f. static says
+// that the C library is linked into f, with its functions that make calls as first tries.
+func kernel(f *elf.File, arch, libc string, gob *goBuild, static bool) Kernel {
 	var k Kernel
 	best, decided := syscalls.Version{}, ""
 	raise := func(v syscalls.Version, why string) {
@@ -111,8 +112,9 @@ func kernel(f *elf.File, arch, libc string, gob *goBuild) Kernel {
 		var funcs interface{ at(uint64) []string } = functions(f)
 		if table := funcs.(funcTable); len(table) == 0 && len(res.Sites) > 0 {
 			if gofuncs, ok := goFunctions(f); ok {
-				funcs = gofuncs // a stripped Go program still names its functions
-			} else if len(fallbacks[libc]) > 0 {
+				funcs = gofuncs // a stripped Go program still names its Go functions
+			}
+			if static && len(fallbacks[libc]) > 0 {
 				k.Notes = append(k.Notes, "no symbol table: the calls "+libc+" makes only as a first try cannot be told apart, so they count and the minimum may be too high")
 			}
 		}

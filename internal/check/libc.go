@@ -39,9 +39,6 @@ func detectLibc(f *elf.File, interp string, needed []string, rodata []byte) Libc
 			return Libc{Name: "glibc", Evidence: "needs " + n}
 		}
 	}
-	if f.Section(".go.buildinfo") != nil || f.Section(".note.go.buildid") != nil {
-		return Libc{Name: "none", Evidence: "a Go program: it makes its system calls itself"}
-	}
 	if m := glibcRelease.FindSubmatch(rodata); m != nil {
 		return Libc{Name: "glibc", Version: string(m[1]), Evidence: "glibc's version string"}
 	}
@@ -63,6 +60,15 @@ func detectLibc(f *elf.File, interp string, needed []string, rodata []byte) Libc
 				return Libc{Name: "glibc", Evidence: "glibc's symbol " + s.Name}
 			}
 		}
+	}
+	// glibc's start-up files carry the ABI tag; musl's and Go's linker do not write one.
+	if _, ok := abiTag(f); ok {
+		return Libc{Name: "glibc", Evidence: "glibc's ABI tag note"}
+	}
+	// Last, as a Go program linked statically with cgo holds a C library that the checks
+	// above recognise.
+	if f.Section(".go.buildinfo") != nil || f.Section(".note.go.buildid") != nil {
+		return Libc{Name: "none", Evidence: "a Go program: it makes its system calls itself"}
 	}
 	return Libc{Name: "unknown", Evidence: "no C library recognised"}
 }
