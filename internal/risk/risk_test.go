@@ -198,6 +198,8 @@ func TestRuntimeFilesIn(t *testing.T) {
 		{"/opt/etc/hosts", nil},
 		{"/usr/share/zoneinfo/UTC", []string{"/usr/share/zoneinfo"}},
 		{"/etc/passwd /etc/group", []string{"/etc/passwd", "/etc/group"}},
+		{"is /usr/lib/locale/TZ/14901161", nil},                              // Go's time package
+		{"/usr/lib/locale/TZ/ /usr/lib/locale", []string{"/usr/lib/locale"}}, // and glibc's locales
 	}
 	for _, tt := range tests {
 		if got := runtimeFilesIn(tt.str); !slices.Equal(got, tt.want) {

@@ -42,6 +42,10 @@ var runtimeFiles = []runtimeFile{
 	{"/usr/share/terminfo", "terminfo database: Debian keeps the basic entries in /lib/terminfo, minimal containers have none"},
 	{"/lib/terminfo", "terminfo folder of Debian and Ubuntu only"},
 	{"/etc/terminfo", "local terminfo folder, rarely present"},
+	// Paths under the ones above that name something else, found by the longest match and
+	// then left out (an empty why): Go's time package lists IRIX's time-zone folder among
+	// the places it looks, which is not glibc's locales.
+	{"/usr/lib/locale/TZ", ""},
 }
 
 var runtimeWhy = func() map[string]string {

@@ -194,9 +194,12 @@ func runtimeFilesIn(str string) []string {
 		}
 	}
 	var out []string
-	for i := 0; i < len(str) && len(out) < len(longest); i++ {
+	for i := 0; i < len(str) && len(longest) > 0; i++ {
 		if p, ok := longest[i]; ok {
-			out = append(out, p)
+			delete(longest, i)
+			if runtimeWhy[p] != "" {
+				out = append(out, p)
+			}
 		}
 	}
 	return out
