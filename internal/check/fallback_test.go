@@ -465,3 +465,40 @@ func TestFallbacksByBehaviour(t *testing.T) {
 		}
 	}
 }
+
+// TestCallerFallback checks callerFallbacks by behaviour: in a static glibc program whose only
+// caller of getrandom() is malloc, the call is exempt, and the program still works when it
+// fails; once the program calls getrandom() itself, the call counts, and the program fails
+// with it.
+func TestCallerFallback(t *testing.T) {
+	if _, err := exec.LookPath("strace"); err != nil {
+		t.Skip("strace is not installed (scripts/install-deps.sh installs it)")
+	}
+	gcc := ctest.GCC(t)
+	for _, tc := range []struct {
+		name, body string
+		counted    bool
+	}{
+		{"malloc only", `char *p = malloc(100); return !p || puts("hi") < 0;`, false},
+		{"own call", `char b[8], *p = malloc(100); return !p || getrandom(b, sizeof b, 0) != sizeof b;`, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			exe := ctest.Build(t, gcc, "#include <stdio.h>\n#include <stdlib.h>\n#include <sys/random.h>\nint main(void) { "+tc.body+" }\n", "-static", "-O2")
+			rep, err := File(exe, Requirements{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			i := slices.IndexFunc(rep.Kernel.Syscalls, func(s SyscallUse) bool { return s.Name == "getrandom" })
+			if i < 0 {
+				t.Fatalf("no getrandom among %+v", rep.Kernel.Syscalls)
+			}
+			if rep.Kernel.Syscalls[i].Fallback == tc.counted || (rep.Kernel.DecidedBy == "syscall getrandom") != tc.counted {
+				t.Errorf("getrandom %+v, kernel %s (%s); counted should be %v", rep.Kernel.Syscalls[i], rep.Kernel.Minimum, rep.Kernel.DecidedBy, tc.counted)
+			}
+			out, err := exec.Command("strace", "-f", "-qq", "-o", "/dev/null", "-e", "inject=getrandom:error=ENOSYS", exe).CombinedOutput()
+			if failed := err != nil; failed != tc.counted {
+				t.Errorf("with getrandom failing: %v (%s); failure expected: %v", err, out, tc.counted)
+			}
+		})
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"debug/elf"
 	"slices"
 	"sort"
+	"strings"
 
 	"github.com/portabin/portabin/internal/syscalls"
 	"github.com/portabin/portabin/internal/sysscan"
@@ -78,6 +79,39 @@ var goOnRequest = map[string][]string{
 	"syscall.forkAndExecInChild1": {"clone3"},
 }
 
+// callerFallbacks are calls that a C library's public function makes for any caller, but that
+// some of the library's own callers make as a first try: the call is exempt in a program where
+// every caller of the function is one of those. glibc's malloc seeds its tcache key with
+// getrandom() and takes random_bits() when that fails (malloc/malloc.c, tcache_key_initialize,
+// inlined into ptmalloc_init); a program's own call to getrandom() fails on an old kernel.
+// TestCallerFallback checks both by behaviour.
+var callerFallbacks = map[string]map[string]map[string][]string{
+	"glibc": {"getrandom": {"getrandom": {"ptmalloc_init"}}},
+}
+
+// calledOnlyFrom reports whether the function fn (its names) makes call only for callers that
+// callerFallbacks lists: it is listed for the call, it has callers, and each of them is a
+// listed function. GCC's clones of a caller (ptmalloc_init.part.0) count as the caller.
+func calledOnlyFrom(table map[string]map[string][]string, fn []string, call string, callers []uint64, funcs interface{ at(uint64) []string }) bool {
+	var allowed []string
+	for _, name := range fn {
+		allowed = append(allowed, table[name][call]...)
+	}
+	if len(allowed) == 0 || len(callers) == 0 {
+		return false
+	}
+	for _, c := range callers {
+		names := funcs.at(c)
+		if c == 0 || !slices.ContainsFunc(names, func(n string) bool {
+			base, _, _ := strings.Cut(n, ".")
+			return slices.Contains(allowed, base)
+		}) {
+			return false
+		}
+	}
+	return true
+}
+
 // archFloor is the first Linux release that ran each architecture at all.
 var archFloor = map[string]string{"aarch64": "3.7", "riscv64": "4.15", "arm": "2.6.16"}
 
@@ -125,7 +159,8 @@ func kernel(f *elf.File, arch, libc string, gob *goBuild, static bool) Kernel {
 			seen[site.Number] = true
 			sc, _ := syscalls.Lookup(res.Arch, site.Number)
 			if fn := funcs.at(site.Addr); !isFallback(fallbacks[libc], fn, sc.Name) && !isFallback(libraryFallbacks, fn, sc.Name) &&
-				(gob == nil || !isFallback(goFallbacks, fn, sc.Name) && !isFallback(goOnRequest, fn, sc.Name)) {
+				(gob == nil || !isFallback(goFallbacks, fn, sc.Name) && !isFallback(goOnRequest, fn, sc.Name)) &&
+				!calledOnlyFrom(callerFallbacks[libc], fn, sc.Name, res.Callers[site.Func], funcs) {
 				counted[site.Number] = true
 			}
 		}

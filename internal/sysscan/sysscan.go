@@ -45,6 +45,8 @@ type Site struct {
 	// Via is empty for a syscall instruction, else the trampoline the
 	// call at Addr goes to (its symbol name, or its address in hex).
 	Via string
+	// Func is where the function that holds Addr starts.
+	Func uint64
 }
 
 // Result is what Scan found.
@@ -62,6 +64,11 @@ type Result struct {
 	// Int80 lists x86 "int 0x80" instructions with a known number; those
 	// numbers index the i386 table, not Arch's.
 	Int80 []Site
+	// Callers maps the Func of every site to the starts of the functions
+	// that call or jump to it directly; a 0 among them stands for code that
+	// loads the function's address, so that it may be called from anywhere.
+	// Calls through pointers stored in data are not seen.
+	Callers map[uint64][]uint64
 }
 
 // arch describes what the analysis needs to know about an architecture
@@ -758,10 +765,10 @@ func (p *program) analyse() *Result {
 	for _, s := range unitSites {
 		all = append(all, s...)
 	}
-	return p.result(tramps, all)
+	return p.result(tramps, all, calls)
 }
 
-func (p *program) result(tramps map[uint64][]loc, sites []site) *Result {
+func (p *program) result(tramps map[uint64][]loc, sites []site, calls []callRef) *Result {
 	res := &Result{Arch: p.arch.name}
 	callers := map[uint64]int{}
 	for _, s := range sites {
@@ -783,7 +790,7 @@ func (p *program) result(tramps map[uint64][]loc, sites []site) *Result {
 					unresolved = true
 					continue
 				}
-				site := Site{Addr: s.addr, Number: int(e.x), Via: via}
+				site := Site{Addr: s.addr, Number: int(e.x), Via: via, Func: s.fn}
 				if s.int80 {
 					res.Int80 = append(res.Int80, site)
 					continue
@@ -812,6 +819,23 @@ func (p *program) result(tramps map[uint64][]loc, sites []site) *Result {
 				res.Unknown++
 				res.UnknownAddrs = append(res.UnknownAddrs, c.addr)
 			}
+		}
+	}
+	res.Callers = map[uint64][]uint64{}
+	for _, s := range res.Sites {
+		res.Callers[s.Func] = nil
+	}
+	addCaller := func(fn, from uint64) {
+		if list, ok := res.Callers[fn]; ok && !slices.Contains(list, from) {
+			res.Callers[fn] = append(list, from)
+		}
+	}
+	for _, c := range calls {
+		addCaller(c.target, p.units[c.unit].from)
+	}
+	for _, sec := range p.secs {
+		for _, c := range sec.sum.consts {
+			addCaller(c.target, 0)
 		}
 	}
 	for n := range numbers {
