@@ -156,13 +156,27 @@ func File(path string, req Requirements) (rep *Report, err error) {
 		gob = &b
 	}
 	rep.Kernel = kernel(f, rep.Arch, rep.Libc.Name, gob, info.Linking != elfinfo.Dynamic)
-	if r, err := isa.Analyze(f); err == nil && r.Level != "" {
+	var chosen []isa.Range
+	goLevel := ""
+	if gob != nil && info.Machine == elf.EM_X86_64 {
+		goLevel = gob.amd64Level()
+		if code, ok := goCode(f); ok && !gob.pureGo() {
+			chosen = append(chosen, code) // a cgo program: its C code is judged as usual
+		}
+	}
+	if r, err := isa.Analyze(f, chosen...); err == nil && r.Level != "" {
 		rep.CPU = &CPU{Level: r.Level, Features: r.Features, Notes: append(r.LevelNotes, r.Notes...)}
 		if r.Dispatched {
 			rep.CPU.Dispatched = r.DispatchedLevel
 		}
-		if gob != nil && gob.pureGo() && info.Machine == elf.EM_X86_64 {
-			rep.CPU = goCPU(r, gob.amd64Level())
+		switch {
+		case goLevel != "" && gob.pureGo():
+			rep.CPU = goCPU(r, goLevel)
+		case len(chosen) > 0:
+			if levelRank(goLevel) > levelRank(rep.CPU.Level) {
+				rep.CPU.Level = goLevel
+			}
+			rep.CPU.Notes = append(rep.CPU.Notes, "a Go program with cgo: its Go code (built for "+goLevel+", GOAMD64) chooses newer instructions at run time after asking the CPU, so only its C code and GOAMD64 set the level")
 		}
 		if marked := markedISA(rep.ELF); levelRank(marked) > levelRank(r.Level) {
 			rep.CPU.Notes = append(rep.CPU.Notes, fmt.Sprintf("the file's GNU property note says it needs %s: glibc's loader (2.33 and later) refuses to load it on an older CPU, whatever its code uses", marked))

@@ -141,6 +141,9 @@ func TestGoProgram(t *testing.T) {
 		}
 		return names
 	}
+	if rep.CPU == nil || rep.CPU.Level != "x86-64-v1" || levelRank(rep.CPU.Dispatched) <= levelRank("x86-64-v1") {
+		t.Errorf("cgo: cpu %+v, want x86-64-v1 with Go's newer code chosen at run time", rep.CPU)
+	}
 	if rep.Libc.Name != "glibc" || rep.Kernel.Minimum != "3.2" || !cmp.Equal(fellBack(rep.Kernel), fellBack(reports[0].Kernel)) {
 		t.Errorf("cgo: libc %s, kernel %s (%s), fallbacks %v; want glibc, 3.2 and %v", rep.Libc.Name, rep.Kernel.Minimum, rep.Kernel.DecidedBy, fellBack(rep.Kernel), fellBack(reports[0].Kernel))
 	}

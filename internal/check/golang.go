@@ -136,8 +136,9 @@ type goFuncTable struct {
 	order     binary.ByteOrder
 	textStart uint64
 	nfunc     uint64
-	names     uint64 // offset of the function name table
-	functab   uint64 // offset of the function table: nfunc+1 pairs of uint32 (entry, _func)
+	names     uint64    // offset of the function name table
+	functab   uint64    // offset of the function table: nfunc+1 pairs of uint32 (entry, _func)
+	code      isa.Range // Go's code, runtime.text to runtime.etext; zero when not found
 }
 
 // Magic numbers of the pclntab layouts of Go 1.18-1.19 and of Go 1.20 and later, which
@@ -175,8 +176,8 @@ func goFunctions(f *elf.File) (goFuncTable, bool) {
 	t.nfunc, t.names, t.functab = word(0), word(3), word(7)
 	// Function entries count from runtime.text, where Go's code starts: after C's start-up
 	// code when a system linker linked the program (cgo), so not always where .text starts.
-	if start, ok := goText(f, sec.Addr, t.names, ptrSize, text); ok {
-		t.textStart = start
+	if code, ok := goText(f, sec.Addr, t.names, ptrSize, text); ok {
+		t.textStart, t.code = code.Start, code
 	}
 	if t.functab > uint64(len(data)) || t.nfunc >= (uint64(len(data))-t.functab)/8 {
 		return goFuncTable{}, false
@@ -184,12 +185,12 @@ func goFunctions(f *elf.File) (goFuncTable, bool) {
 	return t, true
 }
 
-// goText finds runtime.text in the module data the runtime keeps (runtime.firstmoduledata, in
-// .noptrdata): its first words point at the pclntab header and at the function name table, and
-// its 23rd is runtime.text. Position-independent programs have these words filled in at load
-// time, so ok is false for them, and the start of .text stands in, as in Go's own tools. Go
-// 1.26 gives the module data a section of its own, .go.module.
-func goText(f *elf.File, pclntab, names uint64, ptrSize int, text *elf.Section) (uint64, bool) {
+// goText finds Go's code, from runtime.text to runtime.etext, in the module data the runtime
+// keeps (runtime.firstmoduledata, in .noptrdata): its first words point at the pclntab header
+// and at the function name table, and its 23rd and 24th are runtime.text and runtime.etext.
+// Position-independent programs have these words filled in at load time, so ok is false for
+// them. Go 1.26 gives the module data a section of its own, .go.module.
+func goText(f *elf.File, pclntab, names uint64, ptrSize int, text *elf.Section) (isa.Range, bool) {
 	const textWord = 22 // pcHeader, 6 slices of 3 words, findfunctab, minpc, maxpc, then text
 	for _, name := range []string{".go.module", ".noptrdata", ".data"} {
 		sec := f.Section(name)
@@ -206,16 +207,26 @@ func goText(f *elf.File, pclntab, names uint64, ptrSize int, text *elf.Section) 
 			}
 			return f.ByteOrder.Uint64(data[off:])
 		}
-		for off := 0; off+(textWord+1)*ptrSize <= len(data); off += ptrSize {
+		for off := 0; off+(textWord+2)*ptrSize <= len(data); off += ptrSize {
 			if word(off) != pclntab || word(off+ptrSize) != pclntab+names {
 				continue
 			}
-			if start := word(off + textWord*ptrSize); start >= text.Addr && start-text.Addr < text.Size {
-				return start, true
+			start, end := word(off+textWord*ptrSize), word(off+(textWord+1)*ptrSize)
+			if start >= text.Addr && start < end && end-text.Addr <= text.Size {
+				return isa.Range{Start: start, End: end}, true
 			}
 		}
 	}
-	return 0, false
+	return isa.Range{}, false
+}
+
+// goCode returns where a Go program's own code lies, when its module data says so.
+func goCode(f *elf.File) (isa.Range, bool) {
+	t, ok := goFunctions(f)
+	if !ok || t.code == (isa.Range{}) {
+		return isa.Range{}, false
+	}
+	return t.code, true
 }
 
 func (t goFuncTable) u32(off uint64) (uint32, bool) {

@@ -42,7 +42,7 @@ const (
 
 // functions returns the code's functions, sorted, without overlaps, dispatched ones marked;
 // note says what limited the search, if anything.
-func functions(f *elf.File, secs []section, a *arch) (funcs []function, note string) {
+func functions(f *elf.File, secs []section, a *arch, chosen []Range) (funcs []function, note string) {
 	syms, _ := f.Symbols() // a missing or broken table leaves .eh_frame
 	var ifuncs []uint64
 	for _, s := range syms {
@@ -59,8 +59,16 @@ func functions(f *elf.File, secs []section, a *arch) (funcs []function, note str
 		funcs = ehFrameFunctions(f, secs)
 		if len(funcs) == 0 {
 			note = "no symbol table and no .eh_frame: code chosen at run time for the CPU cannot be told apart, so the level counts all code"
+			if len(chosen) > 0 {
+				note = "no symbol table and no .eh_frame: apart from the code known to be chosen at run time, code chosen for the CPU cannot be told apart, so the level counts all the rest"
+			}
 		} else {
 			note = "no symbol table: functions come from .eh_frame and CPU variants are recognised only through IFUNC resolvers"
+		}
+	}
+	for _, c := range chosen {
+		if c.End > c.Start {
+			funcs = append(funcs, function{start: c.Start, end: c.End, dispatched: true})
 		}
 	}
 	resolvers := append(irelativeResolvers(f), ifuncs...)

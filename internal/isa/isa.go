@@ -59,7 +59,10 @@ const maxCode = 256 << 20
 
 // Analyze decodes the executable sections of f. For machines other than x86-64 and aarch64 it
 // returns a Report with only Arch and a note.
-func Analyze(f *elf.File) (report *Report, err error) {
+//
+// chosen marks code that the caller knows is chosen at run time, as whole functions are by
+// IFUNC: the Go code of a cgo program, which picks newer instructions after asking the CPU.
+func Analyze(f *elf.File, chosen ...Range) (report *Report, err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			report, err = nil, fmt.Errorf("analysing instructions: malformed ELF file: %v", r)
@@ -77,7 +80,7 @@ func Analyze(f *elf.File) (report *Report, err error) {
 			Notes: []string{fmt.Sprintf("instructions of %s are not analysed", archName(f))},
 		}, nil
 	}
-	r, err := analyze(f, a)
+	r, err := analyze(f, a, chosen)
 	if err != nil {
 		return nil, fmt.Errorf("analysing instructions: %w", err)
 	}
@@ -134,7 +137,10 @@ type section struct {
 	code []byte
 }
 
-func analyze(f *elf.File, a *arch) (*Report, error) {
+// Range is the code from Start up to End.
+type Range struct{ Start, End uint64 }
+
+func analyze(f *elf.File, a *arch, chosen []Range) (*Report, error) {
 	r := &Report{Arch: a.name, Counts: map[string]int{}, DispatchedCounts: map[string]int{}}
 	secs, truncated, err := codeSections(f)
 	if err != nil {
@@ -143,7 +149,7 @@ func analyze(f *elf.File, a *arch) (*Report, error) {
 	if truncated {
 		r.Notes = append(r.Notes, fmt.Sprintf("only the first %d MiB of code were analysed", maxCode>>20))
 	}
-	funcs, how := functions(f, secs, a)
+	funcs, how := functions(f, secs, a, chosen)
 	if how != "" {
 		r.LevelNotes = append(r.LevelNotes, how)
 	}

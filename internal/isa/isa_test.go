@@ -330,6 +330,32 @@ func TestUnsupportedMachine(t *testing.T) {
 	}
 }
 
+// Code the caller marks as chosen at run time counts as dispatched, like an IFUNC variant: a
+// -march=haswell program is v3 as a whole, v1 when its main is marked.
+func TestChosenRanges(t *testing.T) {
+	path := ctest.Build(t, ctest.GCC(t), loopC, "-O3", "-march=haswell", "-static")
+	f, err := elf.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	whole, err := Analyze(f)
+	if err != nil || whole.Level != "x86-64-v3" {
+		t.Fatalf("unmarked: %+v, %v", whole, err)
+	}
+	syms, _ := f.Symbols()
+	i := slices.IndexFunc(syms, func(s elf.Symbol) bool { return s.Name == "main" })
+	if i < 0 {
+		t.Fatal("no main")
+	}
+	main := Range{Start: syms[i].Value, End: syms[i].Value + syms[i].Size}
+	marked, err := Analyze(f, main)
+	// (glibc's own IFUNC variants go up to v4.)
+	if err != nil || marked.Level != "x86-64-v1" || !marked.Dispatched || marked.DispatchedCounts["avx2"] == 0 {
+		t.Errorf("main marked: level %s, dispatched %v %s, %v", marked.Level, marked.Dispatched, marked.DispatchedLevel, err)
+	}
+}
+
 // TestBoundariesMatchObjdump checks the decoder's instruction lengths, and so the workarounds
 // for x86asm, against GNU objdump on glibc, whose IFUNC variants use every vector extension.
 func TestBoundariesMatchObjdump(t *testing.T) {
@@ -347,7 +373,7 @@ func TestBoundariesMatchObjdump(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	funcs, _ := functions(f, secs, x86Arch)
+	funcs, _ := functions(f, secs, x86Arch, nil)
 	ours := map[uint64]int{}
 	memo := new(x86memo.Memo)
 	walk(secs, funcs, nil, func(code []byte, pc uint64, _ *function) int {
