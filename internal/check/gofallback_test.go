@@ -172,10 +172,12 @@ func TestGoProgram(t *testing.T) {
 		t.Skip("qemu-x86_64-static is not installed (scripts/install-deps.sh installs qemu-user-static)")
 	}
 	for _, c := range []string{"rand", "copy", "tcp", "readdir", "thread"} {
-		cmd := exec.Command(qemu, "-cpu", "qemu64", full.path, c)
-		cmd.Dir = t.TempDir()
-		if out, err := cmd.CombinedOutput(); err != nil {
-			t.Errorf("case %s on qemu64: %v\n%s", c, err, out)
+		for _, exe := range []string{full.path, cgo.path} { // the cgo one with the system's glibc
+			cmd := exec.Command(qemu, "-cpu", "qemu64", exe, c)
+			cmd.Dir = t.TempDir()
+			if out, err := cmd.CombinedOutput(); err != nil {
+				t.Errorf("case %s of %s on qemu64: %v\n%s", c, exe, err, out)
+			}
 		}
 	}
 	t.Setenv("GOAMD64", "v3")
