@@ -158,8 +158,10 @@ func File(path string, req Requirements) (rep *Report, err error) {
 	rep.Kernel = kernel(f, rep.Arch, rep.Libc.Name, gob, info.Linking != elfinfo.Dynamic)
 	var chosen []isa.Range
 	goLevel := ""
-	if gob != nil && info.Machine == elf.EM_X86_64 {
-		goLevel = gob.amd64Level()
+	if gob != nil {
+		goLevel = gob.level(info.Machine)
+	}
+	if goLevel != "" {
 		if code, ok := goCode(f); ok && !gob.pureGo() {
 			chosen = append(chosen, code) // a cgo program: its C code is judged as usual
 		}
@@ -173,10 +175,10 @@ func File(path string, req Requirements) (rep *Report, err error) {
 		case goLevel != "" && gob.pureGo():
 			rep.CPU = goCPU(r, goLevel)
 		case len(chosen) > 0:
-			if levelRank(goLevel) > levelRank(rep.CPU.Level) {
+			if isa.Rank(goLevel) > isa.Rank(rep.CPU.Level) {
 				rep.CPU.Level = goLevel
 			}
-			rep.CPU.Notes = append(rep.CPU.Notes, "a Go program with cgo: its Go code (built for "+goLevel+", GOAMD64) chooses newer instructions at run time after asking the CPU, so only its C code and GOAMD64 set the level")
+			rep.CPU.Notes = append(rep.CPU.Notes, "a Go program with cgo: its Go code (built for "+goLevel+") chooses newer instructions at run time after asking the CPU, so only its C code and Go's build setting set the level")
 		}
 		if marked := markedISA(rep.ELF); levelRank(marked) > levelRank(r.Level) {
 			rep.CPU.Notes = append(rep.CPU.Notes, fmt.Sprintf("the file's GNU property note says it needs %s: glibc's loader (2.33 and later) refuses to load it on an older CPU, whatever its code uses", marked))

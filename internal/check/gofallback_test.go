@@ -1,6 +1,7 @@
 package check
 
 import (
+	stdcmp "cmp"
 	"fmt"
 	"os"
 	"os/exec"
@@ -10,6 +11,8 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/portabin/portabin/internal/isa"
 )
 
 // goCases are the Go counterparts of libcCases: standard library calls that make system calls
@@ -62,7 +65,7 @@ var goCases = []libcCase{
 
 // buildGoCases builds the Go cases into one program with the Go toolchain that runs the tests:
 // static without cgo, else linked by the system's linker against glibc; ldflags are passed to
-// Go's linker, and $GOAMD64 (default v1) picks the CPU level.
+// Go's linker, $GOARCH (default amd64) picks the machine and $GOAMD64 (default v1) the level.
 func buildGoCases(t *testing.T, cgo bool, ldflags string) libcProgram {
 	t.Helper()
 	dir := t.TempDir()
@@ -76,11 +79,8 @@ func buildGoCases(t *testing.T, cgo bool, ldflags string) libcProgram {
 	src.WriteString("}\n\nfunc main() {\n\tcase_, ok := cases[os.Args[len(os.Args)-1]]\n\tif len(os.Args) != 2 || !ok {\n\t\tos.Exit(2)\n\t}\n")
 	src.WriteString("\tif err := case_(); err != nil {\n\t\tfmt.Fprintln(os.Stderr, err)\n\t\tos.Exit(1)\n\t}\n}\n")
 	files := map[string]string{"main.go": src.String(), "go.mod": "module gocases\n"}
-	level := os.Getenv("GOAMD64")
-	if level == "" {
-		level = "v1"
-	}
-	env := append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH=amd64", "GOAMD64="+level, "GOFLAGS=")
+	goarch, level := stdcmp.Or(os.Getenv("GOARCH"), "amd64"), stdcmp.Or(os.Getenv("GOAMD64"), "v1")
+	env := append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH="+goarch, "GOAMD64="+level, "GOFLAGS=")
 	if cgo {
 		// One C function makes it a cgo program, linked by the system's linker, which puts
 		// C's start-up code before Go's.
@@ -180,6 +180,30 @@ func TestGoProgram(t *testing.T) {
 			}
 		}
 	}
+	t.Run("aarch64", func(t *testing.T) {
+		qemu, err := exec.LookPath("qemu-aarch64-static")
+		if err != nil {
+			t.Skip("qemu-aarch64-static is not installed")
+		}
+		// Go's arm64 code uses LSE atomics (Armv8.1) and more only after asking the CPU:
+		// the program is armv8-a, and runs on a Cortex-A53, which has none of them.
+		t.Setenv("GOARCH", "arm64")
+		p := buildGoCases(t, false, "-s -w")
+		rep, err := File(p.path, Requirements{})
+		if err != nil || rep.CPU == nil || rep.CPU.Level != "armv8-a" || rep.Kernel.Minimum != "3.7" {
+			t.Fatalf("cpu %+v, kernel %+v, %v; want armv8-a and 3.7 (aarch64's first kernel)", rep.CPU, rep.Kernel, err)
+		}
+		if isa.Rank(rep.CPU.Dispatched) <= isa.Rank("armv8-a") {
+			t.Errorf("dispatched %q: the test program has no newer code, so it proves nothing", rep.CPU.Dispatched)
+		}
+		for _, c := range []string{"rand", "copy", "tcp", "thread"} {
+			cmd := exec.Command(qemu, "-cpu", "cortex-a53", p.path, c)
+			cmd.Dir = t.TempDir()
+			if out, err := cmd.CombinedOutput(); err != nil {
+				t.Errorf("case %s on cortex-a53: %v\n%s", c, err, out)
+			}
+		}
+	})
 	t.Setenv("GOAMD64", "v3")
 	v3 := buildGoCases(t, false, "")
 	if rep, err := File(v3.path, Requirements{}); err != nil || rep.CPU == nil || rep.CPU.Level != "x86-64-v3" {

@@ -118,13 +118,34 @@ func (b goBuild) pureGo() bool {
 	return b.Settings["CGO_ENABLED"] == "0" && !strings.Contains(b.Settings["GOEXPERIMENT"], "boringcrypto")
 }
 
-// amd64Level is the x86-64 level the program was built for: GOAMD64, which Go 1.18 introduced
-// (v1 before it and by default). The runtime refuses to start on a CPU below it.
-func (b goBuild) amd64Level() string {
-	if v := b.Settings["GOAMD64"]; v != "" {
-		return "x86-64-" + v
+// level is the CPU level the program was built for, in isa's names, for machine: GOAMD64 on
+// x86-64 (Go 1.18 and later; v1 by default) or GOARM64 on aarch64 (Go 1.23 and later; v8.0 by
+// default, such as "v8.2,lse"). The runtime refuses to start on a CPU below GOAMD64; GOARM64
+// lets the compiler use that version's instructions unasked. "" for other machines.
+func (b goBuild) level(machine elf.Machine) string {
+	switch machine {
+	case elf.EM_X86_64:
+		if v := b.Settings["GOAMD64"]; v != "" {
+			return "x86-64-" + v
+		}
+		return "x86-64-v1"
+	case elf.EM_AARCH64:
+		version, _, _ := strings.Cut(b.Settings["GOARM64"], ",")
+		// isa's aarch64 levels are the versions that add what it recognises: 8.1 (LSE),
+		// 8.2 (the optional extensions of 8.2 to 9.1) and 9.2 (SME).
+		major, minor, _ := strings.Cut(strings.TrimPrefix(version, "v"), ".")
+		n, _ := strconv.Atoi(minor)
+		switch {
+		case major == "9" && n >= 2:
+			return "armv9.2-a"
+		case major == "9" || major == "8" && n >= 2:
+			return "armv8.2-a"
+		case major == "8" && n == 1:
+			return "armv8.1-a"
+		}
+		return "armv8-a"
 	}
-	return "x86-64-v1"
+	return ""
 }
 
 // goFuncTable names the functions of a Go program from its .gopclntab, the table the Go
@@ -284,19 +305,20 @@ func (t goFuncTable) at(addr uint64) []string {
 }
 
 // goCPU is the CPU report of a program that only Go's toolchain made. Its compiler emits no
-// instruction above GOAMD64, and the runtime and standard library pick newer ones only after
-// asking the CPU (internal/cpu); Go's own TestGoAMD64v1 checks this by running a v1 program
-// whose newer instructions are made to trap. So the program needs its GOAMD64 level, which the
-// runtime checks at start-up, and everything newer the code holds is chosen at run time.
+// instruction above GOAMD64 (GOARM64), and the runtime and standard library pick newer ones
+// only after asking the CPU (internal/cpu: LSE atomics on arm64, for one); Go's own
+// TestGoAMD64v1 checks this on x86-64 by running a v1 program whose newer instructions are made
+// to trap. So the program needs the level it was built for, and everything newer the code
+// holds is chosen at run time.
 func goCPU(r *isa.Report, level string) *CPU {
 	cpu := &CPU{Level: level, Notes: r.Notes}
 	seen := r.Level
 	if r.Dispatched {
 		seen = r.DispatchedLevel
 	}
-	if levelRank(seen) > levelRank(level) {
+	if isa.Rank(seen) > isa.Rank(level) {
 		cpu.Dispatched = seen
-		cpu.Notes = append(cpu.Notes, "a Go program built for "+level+" (GOAMD64) without cgo: Go's compiler emits nothing newer, and its runtime and libraries run the "+seen+" code only after asking the CPU")
+		cpu.Notes = append(cpu.Notes, "a Go program built for "+level+" without cgo: Go's compiler emits nothing newer, and its runtime and libraries run the "+seen+" code only after asking the CPU")
 	}
 	return cpu
 }

@@ -18,6 +18,7 @@ package isa
 import (
 	"debug/elf"
 	"fmt"
+	"slices"
 	"sort"
 
 	"github.com/portabin/portabin/internal/elfimage"
@@ -135,6 +136,17 @@ type decodeFunc func(code []byte, pc uint64, use func(feature string)) (size int
 type section struct {
 	addr uint64
 	code []byte
+}
+
+// Rank orders the levels of one architecture: 1 for the baseline ("x86-64-v1", "armv8-a"),
+// higher for later ones, 0 for a string that names no level.
+func Rank(level string) int {
+	for _, a := range []*arch{x86Arch, arm64Arch} {
+		if i := slices.Index(a.levels, level); i >= 0 {
+			return i + 1
+		}
+	}
+	return 0
 }
 
 // Range is the code from Start up to End.
