@@ -3,6 +3,7 @@
 package check
 
 import (
+	"bytes"
 	"debug/elf"
 	"fmt"
 	"runtime/debug"
@@ -150,12 +151,17 @@ func File(path string, req Requirements) (rep *Report, err error) {
 	}
 	rep.ELF = elfFacts(f, path, info)
 	rep.Package = packageNote(f)
-	rep.Libc = detectLibc(f, info.Interp, info.Needed, readOnlyData(f))
+	rodata := readOnlyData(f)
+	rep.Libc = detectLibc(f, info.Interp, info.Needed, rodata)
 	var gob *goBuild
 	if b, ok := readGoBuild(f); ok {
 		gob = &b
 	}
-	rep.Kernel = kernel(f, rep.Arch, rep.Libc.Name, gob, info.Linking != elfinfo.Dynamic)
+	rep.Kernel = kernel(f, rep.Arch, runtimes{
+		libc: rep.Libc.Name, static: info.Linking != elfinfo.Dynamic, gob: gob,
+		// The paths of std's sources, in its panic messages.
+		rust: bytes.Contains(rodata, []byte("library/std/src/")),
+	})
 	var chosen []isa.Range
 	goLevel := ""
 	if gob != nil {

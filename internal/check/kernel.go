@@ -70,6 +70,24 @@ var goFallbacks = map[string][]string{
 	"syscall.faccessat2":                  {"faccessat2"},        // syscall.Faccessat: emulated with fstatat
 }
 
+// rustFallbacks are the same for Rust's standard library, which is linked into every Rust
+// program and makes its newer calls through the C library's syscall(), by the keys of rustKey
+// (std's module paths move between releases, its function names do not).
+// TestFallbacksByBehaviour derives them from a program of the Rust toolchain on the machine.
+var rustFallbacks = map[string][]string{
+	"std copy_regular_files":            {"copy_file_range"}, // fs::copy, io::copy: sendfile, read and write
+	"std probe_copy_file_range_support": {"copy_file_range"},
+	"std try_statx":                     {"statx"}, // fs::metadata: stat64
+}
+
+// rustOnRequest are Rust's calls made only on request: std's Command makes a pidfd only for
+// the unstable CommandExt::create_pidfd, whose documentation says that the pidfd may then
+// still be missing "due to an older version of Linux being in use".
+var rustOnRequest = map[string][]string{
+	"std Command::spawn":      {"pidfd_open"},
+	"std Command::send_pidfd": {"pidfd_open"},
+}
+
 // goOnRequest are calls a Go function makes only when the program asks for a feature that
 // itself needs a newer kernel than the call, so a program that does not ask never makes them:
 // syscall.forkAndExecInChild1 uses clone3 instead of clone only for SysProcAttr.UseCgroupFD
@@ -115,10 +133,20 @@ func calledOnlyFrom(table map[string]map[string][]string, fn []string, call stri
 // archFloor is the first Linux release that ran each architecture at all.
 var archFloor = map[string]string{"aarch64": "3.7", "riscv64": "4.15", "arm": "2.6.16"}
 
-// kernel derives the oldest kernel from the architecture, the ABI tag, the Go release (gob is
-// nil for a program without Go's build information) and the system calls of f. static says
-// that the C library is linked into f, with its functions that make calls as first tries.
-func kernel(f *elf.File, arch, libc string, gob *goBuild, static bool) Kernel {
+// runtimes is what f holds of the libraries whose first tries check knows.
+type runtimes struct {
+	libc string // detectLibc's name
+	// static says that the C library is linked into f, with its functions that make calls
+	// as first tries.
+	static bool
+	gob    *goBuild // nil for a program without Go's build information
+	rust   bool     // Rust's standard library is linked in
+}
+
+// kernel derives the oldest kernel from the architecture, the ABI tag, the Go release and the
+// system calls of f.
+func kernel(f *elf.File, arch string, rt runtimes) Kernel {
+	libc, gob := rt.libc, rt.gob
 	var k Kernel
 	best, decided := syscalls.Version{}, ""
 	raise := func(v syscalls.Version, why string) {
@@ -148,9 +176,25 @@ func kernel(f *elf.File, arch, libc string, gob *goBuild, static bool) Kernel {
 			if gofuncs, ok := goFunctions(f); ok {
 				funcs = gofuncs // a stripped Go program still names its Go functions
 			}
-			if static && len(fallbacks[libc]) > 0 {
+			if rt.static && len(fallbacks[libc]) > 0 {
 				k.Notes = append(k.Notes, "no symbol table: the calls "+libc+" makes only as a first try cannot be told apart, so they count and the minimum may be too high")
 			}
+			if rt.rust {
+				k.Notes = append(k.Notes, "no symbol table: the calls Rust's standard library makes only as a first try (statx, copy_file_range) cannot be told apart, so they count and the minimum may be too high")
+			}
+		}
+		// exempt says whether a function (its names) makes call only as a first try, or only
+		// on request, so that the call does not raise the minimum.
+		exempt := func(fn []string, call string, callers []uint64) bool {
+			if isFallback(fallbacks[libc], fn, call) || isFallback(libraryFallbacks, fn, call) ||
+				calledOnlyFrom(callerFallbacks[libc], fn, call, callers, funcs) {
+				return true
+			}
+			if gob != nil && (isFallback(goFallbacks, fn, call) || isFallback(goOnRequest, fn, call)) {
+				return true
+			}
+			rust := rustNames(fn)
+			return isFallback(rustFallbacks, rust, call) || isFallback(rustOnRequest, rust, call)
 		}
 		// A call counts unless every place that makes it is a fallback.
 		counted := map[int]bool{}
@@ -158,9 +202,7 @@ func kernel(f *elf.File, arch, libc string, gob *goBuild, static bool) Kernel {
 		for _, site := range res.Sites {
 			seen[site.Number] = true
 			sc, _ := syscalls.Lookup(res.Arch, site.Number)
-			if fn := funcs.at(site.Addr); !isFallback(fallbacks[libc], fn, sc.Name) && !isFallback(libraryFallbacks, fn, sc.Name) &&
-				(gob == nil || !isFallback(goFallbacks, fn, sc.Name) && !isFallback(goOnRequest, fn, sc.Name)) &&
-				!calledOnlyFrom(callerFallbacks[libc], fn, sc.Name, res.Callers[site.Func], funcs) {
+			if !exempt(funcs.at(site.Addr), sc.Name, res.Callers[site.Func]) {
 				counted[site.Number] = true
 			}
 		}
