@@ -16,15 +16,19 @@ var legacyRust = regexp.MustCompile(`^_ZN.*17h[0-9a-f]{16}E$`)
 // std::sys::fs::unix::try_statx in 1.95), its own name and type do not. A method gives
 // "std Type::name", a function "std name"; "" for anything else, C++ names included.
 func rustKey(symbol string) string {
-	if !strings.HasPrefix(symbol, "_R") && !legacyRust.MatchString(symbol) {
+	// std's names are a few hundred bytes; a longer one, from a hostile file, could make the
+	// demangler recurse deeply or expand its back-references without end.
+	if len(symbol) > maxRustSymbol || !strings.HasPrefix(symbol, "_R") && !legacyRust.MatchString(symbol) {
 		return ""
 	}
-	name, err := demangle.ToString(symbol, demangle.NoParams, demangle.NoTemplateParams)
+	name, err := demangle.ToString(symbol, demangle.NoParams, demangle.NoTemplateParams, demangle.MaxLength(12))
 	if err != nil {
 		return ""
 	}
 	return rustKeyOf(name)
 }
+
+const maxRustSymbol = 2048
 
 // rustKeyOf is rustKey of a demangled name, as strace -k prints them.
 func rustKeyOf(name string) string {

@@ -1,6 +1,9 @@
 package check
 
-import "testing"
+import (
+	"strings"
+	"testing"
+)
 
 func TestRustKey(t *testing.T) {
 	tests := []struct{ symbol, want string }{
@@ -12,6 +15,7 @@ func TestRustKey(t *testing.T) {
 		{"_ZN3foo3bar17h0123456789abcdefE", ""},                                                       // Rust, not std
 		{"statx", ""},
 		{"_R", ""},
+		{"_RNv" + strings.Repeat("Nv", 5000) + "3std1x", ""}, // too long to demangle
 	}
 	for _, tt := range tests {
 		if got := rustKey(tt.symbol); got != tt.want {
