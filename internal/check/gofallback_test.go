@@ -1,8 +1,12 @@
 package check
 
 import (
+	"bytes"
 	stdcmp "cmp"
+	"debug/elf"
+	"errors"
 	"fmt"
+	"math/rand/v2"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -212,5 +216,56 @@ func TestGoProgram(t *testing.T) {
 	out, err := exec.Command(qemu, "-cpu", "qemu64", v3.path, "startup").CombinedOutput()
 	if err == nil || !strings.Contains(string(out), "v3 microarchitecture") {
 		t.Errorf("GOAMD64=v3 on qemu64: %v\n%s", err, out)
+	}
+}
+
+// The Go sections check reads itself (.go.buildinfo, .gopclntab and the module data) may hold
+// anything in a hostile file: corrupted at random, they must give reports or errors, never
+// panics.
+func TestHostileGoSections(t *testing.T) {
+	p := buildGoCases(t, false, "-s -w")
+	data, err := os.ReadFile(p.path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := elf.Open(p.path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var spans [][2]int
+	for _, name := range []string{".go.buildinfo", ".gopclntab", ".go.module", ".noptrdata"} {
+		if s := f.Section(name); s != nil && s.Type != elf.SHT_NOBITS {
+			spans = append(spans, [2]int{int(s.Offset), int(s.Size)})
+		}
+	}
+	// The function table, whose entries point at the functions' records and names.
+	if t, ok := goFunctions(f); ok {
+		spans = append(spans, [2]int{int(f.Section(".gopclntab").Offset + t.functab), int(t.nfunc+1) * 8})
+	}
+	f.Close()
+	if len(spans) < 4 {
+		t.Fatalf("only %d of the Go sections found", len(spans))
+	}
+	rng := rand.New(rand.NewPCG(3, 4))
+	dir := t.TempDir()
+	for i := 0; i < 200; i++ {
+		c := bytes.Clone(data)
+		span := spans[i%len(spans)]
+		for j := 0; j < 1+i%6; j++ {
+			// Mostly the headers, where counts and offsets are.
+			at := span[0] + rng.IntN(min(span[1], 256))
+			if j%2 == 1 {
+				at = span[0] + rng.IntN(span[1])
+			}
+			c[at] = byte(rng.Uint32())
+		}
+		path := filepath.Join(dir, fmt.Sprint(i))
+		if err := os.WriteFile(path, c, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		var pe *panicError
+		if _, err := File(path, Requirements{}); errors.As(err, &pe) {
+			t.Fatalf("variant %d: panic %v\n%s", i, pe.value, pe.stack)
+		}
 	}
 }
