@@ -195,7 +195,7 @@ func File(path string, req Requirements) (rep *Report, err error) {
 			rep.Glibc = glibcFloor(needs)
 		}
 	}
-	if findings, err := risk.Analyze(f, path); err == nil {
+	if findings, err := risk.Analyze(f, info, path); err == nil {
 		for _, fd := range findings {
 			if fd.Kind == risk.RuntimeFile {
 				rep.RuntimeFiles = append(rep.RuntimeFiles, fd.Detail)

@@ -38,17 +38,13 @@ var kindOrder = []string{Dlopen, NSS, RuntimeFile, AbsPath, ExecStack, TextRel, 
 // section size cannot make Analyze allocate without bound.
 const maxScan = 256 << 20
 
-// Analyze checks the ELF file f, read from path.
-func Analyze(f *elf.File, path string) (findings []Finding, err error) {
+// Analyze checks the ELF file f, read from path, which elfinfo.Inspect described as info.
+func Analyze(f *elf.File, info *elfinfo.Info, path string) (findings []Finding, err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			findings, err = nil, fmt.Errorf("checking %s: malformed ELF file: %v", path, r)
 		}
 	}()
-	info, err := elfinfo.Inspect(path)
-	if err != nil {
-		return nil, err
-	}
 	c := &check{f: f, info: info}
 	if c.syms, err = f.Symbols(); err != nil && !errors.Is(err, elf.ErrNoSymbols) {
 		c.syms = nil // a broken table counts as none

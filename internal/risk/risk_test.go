@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/portabin/portabin/internal/ctest"
+	"github.com/portabin/portabin/internal/elfinfo"
 )
 
 const helloC = "#include <stdio.h>\nint main(void) { puts(\"hi\"); return 0; }\n"
@@ -179,7 +180,11 @@ func analyzeFile(t testing.TB, path string) []Finding {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	findings, err := Analyze(f, path)
+	info, err := elfinfo.Inspect(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	findings, err := Analyze(f, info, path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -250,7 +255,11 @@ func TestHostileInput(t *testing.T) {
 			if err := os.WriteFile(p, variant, 0o644); err != nil {
 				t.Fatal(err)
 			}
-			if _, err := Analyze(f, p); err != nil && strings.Contains(err.Error(), "malformed") {
+			info, err := elfinfo.Inspect(p)
+			if err != nil {
+				continue
+			}
+			if _, err := Analyze(f, info, p); err != nil && strings.Contains(err.Error(), "malformed") {
 				t.Errorf("variant %d: %v", i, err)
 			}
 		}
