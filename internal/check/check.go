@@ -291,6 +291,11 @@ func judge(rep *Report, req Requirements) {
 				rep.Kernel.Minimum, rep.Kernel.DecidedBy, req.Kernel))
 		}
 	}
+	// A kernel requirement is proven from the system calls; where they are not analysed (the
+	// machines other than x86_64 and aarch64), it cannot be.
+	if req.Kernel != (syscalls.Version{}) && !rep.Kernel.Analysed && rep.Linking != "" {
+		rep.Problems = append(rep.Problems, fmt.Sprintf("system calls not analysed for %s, so Linux %s cannot be proven", machineName(rep), req.Kernel))
+	}
 	if req.ISA != "" && rep.CPU != nil && levelRank(rep.CPU.Level) > levelRank(req.ISA) {
 		rep.Problems = append(rep.Problems, fmt.Sprintf("needs %s (%s), allowed %s",
 			rep.CPU.Level, strings.Join(rep.CPU.Features, ", "), req.ISA))
@@ -300,17 +305,27 @@ func judge(rep *Report, req Requirements) {
 		rep.Verdict = "not portable: " + strings.Join(rep.Problems, "; ")
 		return
 	}
-	parts := []string{rep.Arch}
-	if rep.Arch == "" {
-		parts = []string{strings.ToLower(strings.TrimPrefix(rep.Machine, "EM_"))}
-	}
+	parts := []string{machineName(rep)}
 	if rep.Kernel.Minimum != "" {
 		parts = append(parts, "Linux >= "+rep.Kernel.Minimum)
 	}
+	if !rep.Kernel.Analysed {
+		parts = append(parts, "system calls not analysed")
+	}
 	if rep.CPU != nil {
 		parts = append(parts, rep.CPU.Level)
+	} else {
+		parts = append(parts, "instructions not analysed")
 	}
 	rep.Verdict = "portable: " + strings.Join(parts, ", ")
+}
+
+// machineName is the file's architecture, or its ELF machine for one portabin does not build.
+func machineName(rep *Report) string {
+	if rep.Arch != "" {
+		return rep.Arch
+	}
+	return strings.ToLower(strings.TrimPrefix(rep.Machine, "EM_"))
 }
 
 // levelRank orders x86-64 levels; other names rank 0 and never exceed a requirement.

@@ -1,6 +1,8 @@
 package check
 
 import (
+	"debug/elf"
+	"encoding/binary"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -138,6 +140,34 @@ func TestDynamicAndGlibc(t *testing.T) {
 	stripped := ctest.Build(t, gcc, "#include <stdio.h>\nint main(void) { puts(\"hi\"); return 0; }", "-static", "-s")
 	if rep, err := File(stripped, Requirements{}); err != nil || rep.Libc.Name != "glibc" {
 		t.Errorf("stripped static glibc: libc %+v, %v", rep.Libc, err)
+	}
+}
+
+// A machine whose system calls and instructions check does not decode gets a verdict that
+// says so, and a kernel requirement it cannot prove is a problem, not a pass.
+func TestUnanalysedMachine(t *testing.T) {
+	data, err := os.ReadFile(ctest.Build(t, ctest.Zig(t, "x86_64-linux-musl"), "int main(void) { return 0; }", "-static"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	binary.LittleEndian.PutUint16(data[18:], uint16(elf.EM_S390)) // e_machine
+	path := filepath.Join(t.TempDir(), "s390")
+	if err := os.WriteFile(path, data, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	rep, err := File(path, Requirements{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := "portable: s390, system calls not analysed, instructions not analysed"; rep.Verdict != want {
+		t.Errorf("verdict %q, want %q", rep.Verdict, want)
+	}
+	rep, err = File(path, Requirements{Kernel: mustVersion("3.10")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := "not portable: system calls not analysed for s390, so Linux 3.10 cannot be proven"; rep.Portable || rep.Verdict != want {
+		t.Errorf("verdict %q, want %q", rep.Verdict, want)
 	}
 }
 
