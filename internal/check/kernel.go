@@ -164,7 +164,7 @@ func kernel(f *elf.File, arch string, rt runtimes) Kernel {
 	if gob != nil {
 		release := gob.Version
 		if release == "" {
-			release = "Go 1.17 or older"
+			release = "1.17 or older" // the build information holds no version string before Go 1.18
 		}
 		raise(mustVersion(gob.kernelFloor()), "Go release "+release)
 	}
