@@ -153,25 +153,26 @@ func File(path string, req Requirements) (rep *Report, err error) {
 	rep.Package = packageNote(f)
 	rodata := readOnlyData(f)
 	rep.Libc = detectLibc(f, info.Interp, info.Needed, rodata)
-	var gob *goBuild
+	var (
+		gob     *goBuild
+		gofuncs *goFuncTable
+		goLevel string
+		chosen  []isa.Range
+	)
 	if b, ok := readGoBuild(f); ok {
-		gob = &b
+		gob, goLevel = &b, b.level(info.Machine)
+		if t, ok := goFunctions(f); ok {
+			gofuncs = &t
+			if t.code != (isa.Range{}) && !b.pureGo() {
+				chosen = append(chosen, t.code) // a cgo program: its C code is judged as usual
+			}
+		}
 	}
 	rep.Kernel = kernel(f, rep.Arch, runtimes{
-		libc: rep.Libc.Name, static: info.Linking != elfinfo.Dynamic, gob: gob,
+		libc: rep.Libc.Name, static: info.Linking != elfinfo.Dynamic, gob: gob, gofuncs: gofuncs,
 		// The paths of std's sources, in its panic messages.
 		rust: bytes.Contains(rodata, []byte("library/std/src/")),
 	})
-	var chosen []isa.Range
-	goLevel := ""
-	if gob != nil {
-		goLevel = gob.level(info.Machine)
-	}
-	if goLevel != "" {
-		if code, ok := goCode(f); ok && !gob.pureGo() {
-			chosen = append(chosen, code) // a cgo program: its C code is judged as usual
-		}
-	}
 	if r, err := isa.Analyze(f, chosen...); err == nil && r.Level != "" {
 		rep.CPU = &CPU{Level: r.Level, Features: r.Features, Notes: append(r.LevelNotes, r.Notes...)}
 		if r.Dispatched {
@@ -180,7 +181,7 @@ func File(path string, req Requirements) (rep *Report, err error) {
 		switch {
 		case goLevel != "" && gob.pureGo():
 			rep.CPU = goCPU(r, goLevel)
-		case len(chosen) > 0:
+		case len(chosen) > 0 && goLevel != "":
 			if isa.Rank(goLevel) > isa.Rank(rep.CPU.Level) {
 				rep.CPU.Level = goLevel
 			}
@@ -328,12 +329,13 @@ func machineName(rep *Report) string {
 	return strings.ToLower(strings.TrimPrefix(rep.Machine, "EM_"))
 }
 
-// levelRank orders x86-64 levels; other names rank 0 and never exceed a requirement.
+// levelRank orders x86-64 levels, the only ones a requirement names; other names rank 0 and
+// never exceed a requirement.
 func levelRank(level string) int {
-	if n, ok := strings.CutPrefix(level, "x86-64-v"); ok && len(n) == 1 {
-		return int(n[0] - '0')
+	if !strings.HasPrefix(level, "x86-64-") {
+		return 0
 	}
-	return 0
+	return isa.Rank(level)
 }
 
 // ValidISA reports whether level is a CPU level check understands.

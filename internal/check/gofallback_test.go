@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"testing"
 
@@ -130,6 +131,11 @@ func TestGoProgram(t *testing.T) {
 	}
 	if diff := cmp.Diff(reports[0].Kernel, reports[1].Kernel); diff != "" {
 		t.Errorf("stripped, the functions come from .gopclntab and must give the same kernel (-full +stripped):\n%s", diff)
+	}
+	// Without a function table check can read (as in Go 1.17 and older), the report says that
+	// Go's first tries could not be told apart.
+	if rep := withoutPclntab(t, stripped.path); !slices.ContainsFunc(rep.Kernel.Notes, func(n string) bool { return strings.Contains(n, "function table of Go 1.18") }) {
+		t.Errorf("no function table: kernel %s, notes %q", rep.Kernel.Minimum, rep.Kernel.Notes)
 	}
 	// With cgo and stripped, Go's code starts after C's: the same calls fall back.
 	cgo := buildGoCases(t, true, "-s -w")
@@ -268,4 +274,33 @@ func TestHostileGoSections(t *testing.T) {
 			t.Fatalf("variant %d: panic %v\n%s", i, pe.value, pe.stack)
 		}
 	}
+}
+
+// withoutPclntab checks a copy of the Go program at path whose .gopclntab has lost its magic
+// number, as a table of a layout check does not read.
+func withoutPclntab(t *testing.T, path string) *Report {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := elf.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sec := f.Section(".gopclntab")
+	f.Close()
+	if sec == nil {
+		t.Fatal("no .gopclntab")
+	}
+	copy(data[sec.Offset:], []byte{0, 0, 0, 0})
+	copied := filepath.Join(t.TempDir(), "old")
+	if err := os.WriteFile(copied, data, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	rep, err := File(copied, Requirements{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rep
 }

@@ -195,22 +195,23 @@ func goFunctions(f *elf.File) (goFuncTable, bool) {
 		return t.order.Uint64(b)
 	}
 	t.nfunc, t.names, t.functab = word(0), word(3), word(7)
+	if t.functab > uint64(len(data)) || t.nfunc >= (uint64(len(data))-t.functab)/8 {
+		return goFuncTable{}, false
+	}
 	// Function entries count from runtime.text, where Go's code starts: after C's start-up
 	// code when a system linker linked the program (cgo), so not always where .text starts.
 	if code, ok := goText(f, sec.Addr, t.names, ptrSize, text); ok {
 		t.textStart, t.code = code.Start, code
 	}
-	if t.functab > uint64(len(data)) || t.nfunc >= (uint64(len(data))-t.functab)/8 {
-		return goFuncTable{}, false
-	}
 	return t, true
 }
 
 // goText finds Go's code, from runtime.text to runtime.etext, in the module data the runtime
-// keeps (runtime.firstmoduledata, in .noptrdata): its first words point at the pclntab header
+// keeps (runtime.firstmoduledata): its first words point at the pclntab header
 // and at the function name table, and its 23rd and 24th are runtime.text and runtime.etext.
 // Position-independent programs have these words filled in at load time, so ok is false for
-// them. Go 1.26 gives the module data a section of its own, .go.module.
+// them. The module data is searched for in .go.module, the section of its own that go1.26.8's
+// linker gives it, then in .noptrdata and .data.
 func goText(f *elf.File, pclntab, names uint64, ptrSize int, text *elf.Section) (isa.Range, bool) {
 	const textWord = 22 // pcHeader, 6 slices of 3 words, findfunctab, minpc, maxpc, then text
 	for _, name := range []string{".go.module", ".noptrdata", ".data"} {
@@ -239,15 +240,6 @@ func goText(f *elf.File, pclntab, names uint64, ptrSize int, text *elf.Section) 
 		}
 	}
 	return isa.Range{}, false
-}
-
-// goCode returns where a Go program's own code lies, when its module data says so.
-func goCode(f *elf.File) (isa.Range, bool) {
-	t, ok := goFunctions(f)
-	if !ok || t.code == (isa.Range{}) {
-		return isa.Range{}, false
-	}
-	return t.code, true
 }
 
 func (t goFuncTable) u32(off uint64) (uint32, bool) {

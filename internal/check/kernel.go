@@ -140,7 +140,10 @@ type runtimes struct {
 	// as first tries.
 	static bool
 	gob    *goBuild // nil for a program without Go's build information
-	rust   bool     // Rust's standard library is linked in
+	// gofuncs names a Go program's functions from its .gopclntab; nil for other files and
+	// for Go releases before 1.18, whose table check does not read.
+	gofuncs *goFuncTable
+	rust    bool // Rust's standard library is linked in
 }
 
 // kernel derives the oldest kernel from the architecture, the ABI tag, the Go release and the
@@ -173,8 +176,11 @@ func kernel(f *elf.File, arch string, rt runtimes) Kernel {
 		k.Unknown = res.Unknown
 		var funcs interface{ at(uint64) []string } = functions(f)
 		if table := funcs.(funcTable); len(table) == 0 && len(res.Sites) > 0 {
-			if gofuncs, ok := goFunctions(f); ok {
-				funcs = gofuncs // a stripped Go program still names its Go functions
+			switch {
+			case rt.gofuncs != nil:
+				funcs = *rt.gofuncs // a stripped Go program still names its Go functions
+			case gob != nil:
+				k.Notes = append(k.Notes, "no symbol table and no function table of Go 1.18 or later: the calls Go's standard library makes only as a first try cannot be told apart, so they count and the minimum may be too high")
 			}
 			if rt.static && len(fallbacks[libc]) > 0 {
 				k.Notes = append(k.Notes, "no symbol table: the calls "+libc+" makes only as a first try cannot be told apart, so they count and the minimum may be too high")

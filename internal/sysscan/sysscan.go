@@ -825,8 +825,11 @@ func (p *program) result(tramps map[uint64][]loc, sites []site, calls []callRef)
 	for _, s := range res.Sites {
 		res.Callers[s.Func] = nil
 	}
+	// calls come in the order of their units, and consts after them, so a caller already
+	// listed for fn is the last one: checking it keeps the lists free of repeats in one pass,
+	// however many calls a hostile file makes to one function.
 	addCaller := func(fn, from uint64) {
-		if list, ok := res.Callers[fn]; ok && !slices.Contains(list, from) {
+		if list, ok := res.Callers[fn]; ok && (len(list) == 0 || list[len(list)-1] != from) {
 			res.Callers[fn] = append(list, from)
 		}
 	}
