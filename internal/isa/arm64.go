@@ -24,6 +24,7 @@ var arm64Arch = &arch{
 	},
 	decoder:    func() decodeFunc { return decodeARM64 },
 	references: arm64References,
+	refs:       func() func([]byte, uint64, func(uint64, refKind)) { return arm64Refs },
 	variant: func(name string) bool {
 		return outlineAtomic.MatchString(name) || arm64Variant(name)
 	},
@@ -147,6 +148,22 @@ func cryptoCE(w uint32) string {
 // arm64References returns the addresses a resolver forms with ADRP+ADD or ADR.
 func arm64References(code []byte, pc uint64) []uint64 {
 	var out []uint64
+	arm64Walk(code, pc, func(addr uint64, how refKind) {
+		if how == formed {
+			out = append(out, addr)
+		}
+	})
+	return out
+}
+
+// arm64Refs calls visit with every address code forms, loads from, stores to or branches to.
+func arm64Refs(code []byte, pc uint64, visit func(addr uint64, how refKind)) {
+	arm64Walk(code, pc, visit)
+}
+
+// arm64Walk follows the addresses code forms with ADRP+ADD or ADR, loads from or stores to with
+// ADRP and an unsigned offset, and branches to.
+func arm64Walk(code []byte, pc uint64, visit func(addr uint64, how refKind)) {
 	var page [32]uint64
 	var known [32]bool
 	for off := 0; off+4 <= len(code); off += 4 {
@@ -159,7 +176,8 @@ func arm64References(code []byte, pc uint64) []uint64 {
 			page[rd], known[rd] = uint64(int64(at&^0xfff)+imm), true
 		case w&0x9f000000 == 0x10000000: // ADR
 			imm := int64(((w>>5)&0x7ffff)<<2|(w>>29)&3) << 43 >> 43
-			out = append(out, uint64(int64(at)+imm))
+			visit(uint64(int64(at)+imm), formed)
+			known[rd] = false
 		case w&0xff800000 == 0x91000000: // ADD (immediate), 64-bit
 			rn := (w >> 5) & 31
 			if known[rn] {
@@ -167,15 +185,36 @@ func arm64References(code []byte, pc uint64) []uint64 {
 				if (w>>22)&1 == 1 {
 					imm <<= 12
 				}
-				out = append(out, page[rn]+imm)
+				visit(page[rn]+imm, formed)
 			}
 			known[rd] = false
+		case w&0x3b000000 == 0x39000000: // LDR/STR (unsigned offset), general registers and SIMD
+			rn := (w >> 5) & 31
+			if known[rn] {
+				scale := w >> 30
+				if (w>>26)&1 == 1 && (w>>23)&1 == 1 { // 128-bit SIMD register
+					scale = 4
+				}
+				how := loaded
+				if (w>>22)&3 == 0 { // opc 00: a store
+					how = stored
+				}
+				visit(page[rn]+uint64((w>>10)&0xfff)<<scale, how)
+			}
+			if (w>>22)&3 != 0 && (w>>26)&1 == 0 { // a load writes Rt
+				known[rd] = false
+			}
+		case w&0x7c000000 == 0x14000000: // B, BL
+			visit(uint64(int64(at)+int64(int32(w<<6)>>4)), branched)
+		case w&0xff000010 == 0x54000000, w&0x7e000000 == 0x34000000: // B.cond, CBZ, CBNZ
+			visit(uint64(int64(at)+int64(int32(w<<8)>>11&^3)), branched)
+		case w&0x7e000000 == 0x36000000: // TBZ, TBNZ
+			visit(uint64(int64(at)+int64(int32(w<<13)>>16&^3)), branched)
 		case !isStoreOrBranch(w):
 			// Most other instructions write Rd: forget it rather than follow the data flow.
 			known[rd] = false
 		}
 	}
-	return out
 }
 
 // isStoreOrBranch reports instructions whose low five bits do not name a written register.

@@ -29,6 +29,7 @@ import (
 type function struct {
 	start, end uint64
 	dispatched bool
+	data       bool // a data object in a code section (a table, a literal pool), not instructions
 }
 
 // Resolvers are small: resolverScan bytes are read when a resolver's size is unknown, at most
@@ -40,22 +41,36 @@ const (
 	maxResolvers = 1 << 14
 )
 
-// functions returns the code's functions, sorted, without overlaps, dispatched ones marked;
-// note says what limited the search, if anything.
-func functions(f *elf.File, secs []section, a *arch, chosen []Range) (funcs []function, note string) {
+// functions returns the code's functions, sorted, without overlaps, dispatched ones and data
+// objects marked; note says what limited the search, if anything. gapsAreData says that the
+// functions come from a symbol table, which names all code: the bytes outside every function
+// and label are padding or data (tables and constants of hand-written assembly), not code.
+func functions(f *elf.File, secs []section, a *arch, chosen []Range) (funcs []function, note string, gapsAreData bool) {
 	syms, _ := f.Symbols() // a missing or broken table leaves .eh_frame
 	var ifuncs []uint64
+	var objects []function
 	for _, s := range syms {
 		t := elf.ST_TYPE(s.Info)
-		if (t != elf.STT_FUNC && t != stt_GNU_IFUNC) || s.Section == elf.SHN_UNDEF || !inCode(secs, s.Value) {
+		if s.Section == elf.SHN_UNDEF || !inCode(secs, s.Value) {
 			continue
 		}
-		if t == stt_GNU_IFUNC {
-			ifuncs = append(ifuncs, s.Value)
+		switch t {
+		case elf.STT_FUNC, stt_GNU_IFUNC:
+			if t == stt_GNU_IFUNC {
+				ifuncs = append(ifuncs, s.Value)
+			}
+			funcs = append(funcs, function{start: s.Value, end: s.Value + s.Size, dispatched: a.variant(s.Name)})
+		case elf.STT_OBJECT:
+			if s.Size > 0 && inExecutableSection(f, s) {
+				objects = append(objects, function{start: s.Value, end: s.Value + s.Size, data: true})
+			}
 		}
-		funcs = append(funcs, function{start: s.Value, end: s.Value + s.Size, dispatched: a.variant(s.Name)})
 	}
-	if len(funcs) == 0 {
+	if len(funcs) > 0 {
+		funcs = append(funcs, labels(f, syms, secs, funcs)...)
+		funcs = append(funcs, objects...)
+		gapsAreData = true
+	} else {
 		funcs = ehFrameFunctions(f, secs)
 		if len(funcs) == 0 {
 			note = "no symbol table and no .eh_frame: code chosen at run time for the CPU cannot be told apart, so the level counts all code"
@@ -97,19 +112,23 @@ func functions(f *elf.File, secs []section, a *arch, chosen []Range) (funcs []fu
 		}
 	}
 	for i := range funcs {
-		if targets[funcs[i].start] && !isResolver[funcs[i].start] {
+		if targets[funcs[i].start] && !isResolver[funcs[i].start] && !funcs[i].data {
 			funcs[i].dispatched = true
 		}
 	}
-	return flatten(funcs, secs), note
+	funcs, capNote := capabilityDispatch(f, syms, secs, a, funcs)
+	if capNote != "" {
+		note = strings.TrimPrefix(note+"; "+capNote, "; ")
+	}
+	return flatten(funcs, secs), note, gapsAreData
 }
 
 // stt_GNU_IFUNC is STT_GNU_IFUNC, which debug/elf knows only as STT_LOOS.
 const stt_GNU_IFUNC = elf.STT_LOOS
 
 // flatten turns possibly overlapping symbols into sorted, disjoint pieces: a size-less symbol
-// reaches the next one, and a piece is dispatched when any symbol covering it is (a variant's
-// local helpers are variants too).
+// reaches the next one, a piece is dispatched when any symbol covering it is (a variant's
+// local helpers are variants too), and data when only data objects cover it.
 func flatten(funcs []function, secs []section) []function {
 	sort.Slice(funcs, func(i, j int) bool { return funcs[i].start < funcs[j].start })
 	nextStart := uint64(0) // the first start above funcs[i].start; 0 for none
@@ -125,31 +144,35 @@ func flatten(funcs []function, secs []section) []function {
 		}
 	}
 	type event struct {
-		at               uint64
-		active, variants int
+		at                     uint64
+		active, variants, code int
 	}
 	events := make([]event, 0, 2*len(funcs))
 	for _, fn := range funcs {
 		if fn.end <= fn.start {
 			continue
 		}
-		v := 0
+		v, c := 0, 1
 		if fn.dispatched {
 			v = 1
 		}
-		events = append(events, event{fn.start, 1, v}, event{fn.end, -1, -v})
+		if fn.data {
+			c = 0
+		}
+		events = append(events, event{fn.start, 1, v, c}, event{fn.end, -1, -v, -c})
 	}
 	sort.Slice(events, func(i, j int) bool { return events[i].at < events[j].at })
 	var out []function
-	active, variants := 0, 0
+	active, variants, code := 0, 0, 0
 	for i := 0; i < len(events); {
 		at := events[i].at
 		for ; i < len(events) && events[i].at == at; i++ {
 			active += events[i].active
 			variants += events[i].variants
+			code += events[i].code
 		}
 		if active > 0 && i < len(events) {
-			out = append(out, function{start: at, end: events[i].at, dispatched: variants > 0})
+			out = append(out, function{start: at, end: events[i].at, dispatched: variants > 0 && code > 0, data: code == 0})
 		}
 	}
 	return out
@@ -238,3 +261,10 @@ func variantTokens(tokens ...string) func(string) bool {
 
 // maxTable caps relocation and unwind tables read for the dispatch search.
 const maxTable = 64 << 20
+
+// inExecutableSection reports whether a symbol is defined in an executable section: in a
+// relocatable object every section starts at 0, so the address alone does not tell.
+func inExecutableSection(f *elf.File, s elf.Symbol) bool {
+	i := int(s.Section)
+	return i > 0 && i < len(f.Sections) && f.Sections[i].Flags&elf.SHF_EXECINSTR != 0
+}

@@ -101,6 +101,9 @@ type arch struct {
 	baseline func(code []byte) (size int, ok bool)
 	// references returns the code addresses that a resolver function loads (IFUNC targets).
 	references func(code []byte, pc uint64) []uint64
+	// refs returns a function, for one goroutine's use, that calls visit with every address
+	// that code at pc forms, loads from, stores to, branches to or calls (capvar.go).
+	refs func() func(code []byte, pc uint64, visit func(addr uint64, how refKind))
 	// variant reports whether a function name marks a CPU-specific variant (dispatch.go).
 	variant func(name string) bool
 	// probe is the feature of the instruction that asks the CPU what it has (CPUID).
@@ -127,6 +130,16 @@ func archName(f *elf.File) string {
 	}
 	return f.Machine.String()
 }
+
+// refKind says how code uses an address.
+type refKind uint8
+
+const (
+	formed   refKind = iota // computed into a register (LEA, ADR, ADRP+ADD) or an immediate
+	loaded                  // read from memory there
+	stored                  // written there and only written
+	branched                // branched to or called
+)
 
 // decodeFunc classifies the instruction at the start of code, calling use for each feature it
 // needs, and returns its length; ok is false for bytes it cannot decode.
@@ -161,7 +174,7 @@ func analyze(f *elf.File, a *arch, chosen []Range) (*Report, error) {
 	if truncated {
 		r.Notes = append(r.Notes, fmt.Sprintf("only the first %d MiB of code were analysed", maxCode>>20))
 	}
-	funcs, how := functions(f, secs, a, chosen)
+	funcs, how, gapsAreData := functions(f, secs, a, chosen)
 	if how != "" {
 		r.LevelNotes = append(r.LevelNotes, how)
 	}
@@ -170,6 +183,9 @@ func analyze(f *elf.File, a *arch, chosen []Range) (*Report, error) {
 	use := func(feature string) { counts[feature]++ }
 	decode := a.decoder()
 	plain := walk(secs, funcs, a.baseline, func(code []byte, pc uint64, fn *function) int {
+		if fn == nil && gapsAreData || fn != nil && fn.data {
+			return len(code) // up to the next function
+		}
 		counts = r.Counts
 		if fn != nil && fn.dispatched {
 			counts = r.DispatchedCounts

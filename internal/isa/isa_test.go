@@ -300,6 +300,10 @@ func TestVariantNames(t *testing.T) {
 		{x86Arch, "memcpy", false},
 		{x86Arch, "init_cpu_features", false},
 		{x86Arch, "average", false},
+		{x86Arch, "aesni_gcm_encrypt", true},
+		{x86Arch, "gcm_ghash_clmul", true},
+		{x86Arch, "vpaes_set_encrypt_key", true},
+		{x86Arch, "bn_mulx4x_mont", false}, // found through OPENSSL_ia32cap_P instead
 		{arm64Arch, "__aarch64_cas4_acq", true},
 		{arm64Arch, "__aarch64_ldadd8_acq_rel", true},
 		{arm64Arch, "__memcpy_sve", true},
@@ -373,7 +377,7 @@ func TestBoundariesMatchObjdump(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	funcs, _ := functions(f, secs, x86Arch, nil)
+	funcs, _, _ := functions(f, secs, x86Arch, nil)
 	ours := map[uint64]int{}
 	memo := new(x86memo.Memo)
 	walk(secs, funcs, nil, func(code []byte, pc uint64, _ *function) int {
@@ -418,6 +422,7 @@ func TestHostileInput(t *testing.T) {
 		ctest.Build(t, ctest.MuslGCC(t), helloC, "-static"),
 		ctest.Build(t, ctest.MuslGCC(t), helloC, "-static", "-s"), // functions from .eh_frame
 		ctest.Build(t, ctest.Zig(t, "aarch64-linux-musl"), atomicC, "-O2"),
+		ctest.Build(t, ctest.GCC(t), capvarC, "-O3", "-fno-inline"), // the capability search
 	} {
 		data, err := os.ReadFile(path)
 		if err != nil {
@@ -447,6 +452,30 @@ func FuzzAnalyze(f *testing.F) {
 			}
 		}
 	})
+}
+
+func TestRefs(t *testing.T) {
+	type ref struct {
+		addr uint64
+		how  refKind
+	}
+	collect := func(refs func([]byte, uint64, func(uint64, refKind)), code []byte, pc uint64) []ref {
+		var out []ref
+		refs(code, pc, func(addr uint64, how refKind) { out = append(out, ref{addr, how}) })
+		return out
+	}
+	// mov 0x10(%rip),%eax; call .+0x25; mov %eax,0x8(%rip); lea 0x4(%rip),%rdx
+	x86 := collect(x86Arch.refs(), []byte{0x8b, 0x05, 0x10, 0, 0, 0, 0xe8, 0x20, 0, 0, 0, 0x89, 0x05, 0x08, 0, 0, 0,
+		0x48, 0x8d, 0x15, 0x04, 0, 0, 0}, 0x401000)
+	if want := []ref{{0x401016, loaded}, {0x40102b, branched}, {0x401019, stored}, {0x40101c, formed}}; !slices.Equal(x86, want) {
+		t.Errorf("x86: got %#x, want %#x", x86, want)
+	}
+	// adrp x0, .+0x1000; ldr w1, [x0, #0x10]; bl .+0x100; b.eq .-8; str w1, [x0, #0x8]
+	arm := collect(arm64Arch.refs(), []byte{0x00, 0x00, 0x00, 0xb0, 0x01, 0x10, 0x40, 0xb9, 0x40, 0x00, 0x00, 0x94,
+		0xc0, 0xff, 0xff, 0x54, 0x01, 0x08, 0x00, 0xb9}, 0x400000)
+	if want := []ref{{0x401010, loaded}, {0x400108, branched}, {0x400004, branched}, {0x401008, stored}}; !slices.Equal(arm, want) {
+		t.Errorf("arm64: got %#x, want %#x", arm, want)
+	}
 }
 
 func TestResolverReferences(t *testing.T) {

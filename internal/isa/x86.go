@@ -1,10 +1,12 @@
 package isa
 
 import (
+	"encoding/binary"
 	"strings"
 
 	"golang.org/x/arch/x86/x86asm"
 
+	"github.com/portabin/portabin/internal/x86len"
 	"github.com/portabin/portabin/internal/x86memo"
 )
 
@@ -27,9 +29,16 @@ var x86Arch = &arch{
 		return func(code []byte, pc uint64, use func(string)) (int, bool) { return decodeX86(memo, code, pc, use) }
 	},
 	references: x86References,
+	refs: func() func([]byte, uint64, func(uint64, refKind)) {
+		memo := new(x86memo.Memo)
+		return func(code []byte, pc uint64, visit func(uint64, refKind)) { x86Refs(memo, code, pc, visit) }
+	},
 	variant: variantTokens("sse2", "sse3", "ssse3", "sse4", "sse41", "sse42", "avx", "avx2", "avx512",
 		"avx512f", "avx512bw", "avx512vl", "evex", "evex256", "evex512", "fma", "fma3", "fma4", "bmi2", "rtm",
-		"erms", "xsave", "xsavec", "elision", "haswell", "skylake", "skx", "znver4"),
+		"erms", "xsave", "xsavec", "elision", "haswell", "skylake", "skx", "znver4",
+		// OpenSSL's AES-NI, SSSE3 (vector-permutation and bit-sliced AES), SHA-extension and
+		// carry-less multiplication (GHASH with PCLMULQDQ) code.
+		"aesni", "vpaes", "bsaes", "shaext", "clmul"),
 	probe: "cpuid",
 	quiet: map[string]bool{"cpuid": true, "xgetbv": true, "tzcnt": true, "undecoded-vex": true, "undecoded-evex": true},
 }
@@ -405,4 +414,72 @@ func x86References(code []byte, pc uint64) []uint64 {
 		off += inst.Len
 	}
 	return out
+}
+
+// x86Refs calls visit with the branch targets, RIP-relative addresses and immediates of the
+// instructions in code. Baseline instructions that cannot hold an address are only measured;
+// the rest go to the decoder.
+func x86Refs(memo *x86memo.Memo, code []byte, pc uint64, visit func(addr uint64, how refKind)) {
+	for off := 0; off < len(code); {
+		n, plain := baselineX86Length(code[off:])
+		if plain && !mayReference(code[off:off+n]) {
+			off += n
+			continue
+		}
+		inst, err := memo.Decode(code[off:])
+		if err != nil || inst.Len == 0 {
+			off += max(n, 1)
+			continue
+		}
+		next := pc + uint64(off+inst.Len)
+		for i, arg := range inst.Args {
+			switch arg := arg.(type) {
+			case x86asm.Rel:
+				visit(next+uint64(int64(arg)), branched)
+			case x86asm.Mem:
+				if arg.Base == x86asm.RIP {
+					how := loaded
+					switch {
+					case inst.Op == x86asm.LEA:
+						how = formed
+					case inst.Op == x86asm.MOV && i == 0:
+						how = stored
+					}
+					visit(next+uint64(arg.Disp), how)
+				}
+			case x86asm.Imm:
+				visit(uint64(arg), formed)
+			}
+		}
+		off += inst.Len
+	}
+}
+
+// mayReference reports whether a baseline instruction may hold an address: a branch, a byte
+// after the opcode that could be a RIP-relative ModRM (mod 00, r/m 101), or a trailing 32-bit
+// immediate large enough to be an address in code that is not position-independent (mov, push
+// or cmp of a function's address). False positives only cost a decoding.
+func mayReference(inst []byte) bool {
+	p, _ := x86len.Prefixes(inst)
+	if p < len(inst) && inst[p]&0xf0 == 0x40 { // REX
+		p++
+	}
+	if p >= len(inst) {
+		return false
+	}
+	switch op := inst[p]; {
+	case op == 0xe8, op == 0xe9, op == 0xeb, op >= 0x70 && op <= 0x7f:
+		return true
+	case op == 0x0f && p+1 < len(inst) && inst[p+1] >= 0x80 && inst[p+1] <= 0x8f:
+		return true
+	}
+	if n := len(inst); n-p >= 5 && binary.LittleEndian.Uint32(inst[n-4:]) >= 1<<16 {
+		return true
+	}
+	for _, b := range inst[p+1:] {
+		if b&0xc7 == 0x05 {
+			return true
+		}
+	}
+	return false
 }

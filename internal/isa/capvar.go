@@ -1,0 +1,326 @@
+package isa
+
+import (
+	"debug/elf"
+	"fmt"
+	"slices"
+	"sort"
+	"strings"
+
+	"github.com/portabin/portabin/internal/elfimage"
+)
+
+// Some libraries pick their CPU variants in plain code rather than through IFUNC: they keep the
+// features found at start-up in a variable and test it before calling or jumping to a variant.
+// OpenSSL's assembly does so with names that carry no CPU token (ChaCha20_8x is its AVX2 code,
+// bn_mulx4x_mont its BMI2 and ADX code, the rsaz_amm52 functions its AVX-512 IFMA code), and a
+// static OpenSSL made a TLS client look like it needs AVX-512 or, on aarch64, SME.
+//
+// capabilityVariables names those variables:
+//   - OpenSSL's OPENSSL_ia32cap_P (crypto/x86_64cpuid.pl, set by OPENSSL_cpuid_setup in
+//     crypto/cpuid.c) and OPENSSL_armcap_P (crypto/armcap.c);
+//   - __cpu_model and __cpu_features2, which GCC's and clang's __builtin_cpu_supports read on
+//     x86 (libgcc/config/i386/cpuinfo.c, compiler-rt's cpu_model);
+//   - __aarch64_cpu_features, which function multi-versioning reads on aarch64 (compiler-rt's
+//     cpu_model/aarch64.c).
+//
+// A function that reads one is a tester, and so is one that calls a small predicate reading one,
+// or that takes the address of a known variant (to install it, or to compare a function pointer
+// with it). A function is taken as chosen at run time when code reaches it (calls, jumps to or
+// takes its address) only from testers, from functions that are themselves chosen or already
+// known as variants, and from functions that nothing reaches, and no data, relocation, export
+// or entry point names it. The test itself is not followed: a tester that calls a helper on every path
+// makes that helper look chosen. The note names the variables, so that the user knows the
+// heuristic was applied.
+var capabilityVariables = map[string]bool{
+	"OPENSSL_ia32cap_P": true, "OPENSSL_armcap_P": true,
+	"__cpu_model": true, "__cpu_features2": true, "__aarch64_cpu_features": true,
+}
+
+// maxUnits bounds the functions the capability search considers, so that a hostile symbol table
+// cannot make it allocate without bound.
+const maxUnits = 1 << 20
+
+// maxPredicate is the largest function taken as a predicate (a test of the variable that
+// returns its answer); OpenSSL's are a few dozen bytes.
+const maxPredicate = 256
+
+// unit is one function of the capability search.
+type unit struct {
+	start, end uint64
+	known      bool // a variant already: by name, IFUNC or chosen by the caller
+	reads      bool // reads a capability variable (or forms its address)
+	writes     bool // stores to one, as the code that asks the CPU does
+	tester     bool // reads one, calls a predicate that does, or takes a variant's address
+	calls      int  // references to other functions
+	external   bool // reached in ways the search cannot see
+	callers    []int32
+}
+
+// capabilityDispatch marks the functions of funcs that are reached only from code testing a
+// capability variable, as described above, and returns a note when it marked any.
+func capabilityDispatch(f *elf.File, syms []elf.Symbol, secs []section, a *arch, funcs []function) ([]function, string) {
+	if a.refs == nil {
+		return funcs, ""
+	}
+	type span struct{ start, end uint64 }
+	var vars []span
+	var names []string
+	for _, s := range syms {
+		t := elf.ST_TYPE(s.Info)
+		if !capabilityVariables[s.Name] || s.Section == elf.SHN_UNDEF || (t != elf.STT_OBJECT && t != elf.STT_NOTYPE) {
+			continue
+		}
+		vars = append(vars, span{s.Value, s.Value + max(s.Size, 1)})
+		if !slices.Contains(names, s.Name) {
+			names = append(names, s.Name)
+		}
+	}
+	if len(vars) == 0 || len(funcs) == 0 || len(funcs) > maxUnits {
+		return funcs, ""
+	}
+	isVar := func(addr uint64) bool {
+		for _, v := range vars {
+			if addr >= v.start && addr < v.end {
+				return true
+			}
+		}
+		return false
+	}
+
+	units := capabilityUnits(funcs, secs)
+	starts := make(map[uint64]int32, len(units))
+	for i, u := range units {
+		starts[u.start] = int32(i)
+	}
+	unitAt := func(addr uint64) int {
+		i := sort.Search(len(units), func(i int) bool { return units[i].start > addr }) - 1
+		if i >= 0 && addr < units[i].end {
+			return i
+		}
+		return -1
+	}
+	markExternal := func(addr uint64) {
+		if i, ok := starts[addr]; ok {
+			units[i].external = true
+		}
+	}
+	markExternal(f.Entry)
+	if dyn, err := f.DynamicSymbols(); err == nil {
+		for _, s := range dyn {
+			if s.Section != elf.SHN_UNDEF && elf.ST_BIND(s.Info) != elf.STB_LOCAL {
+				markExternal(s.Value)
+			}
+		}
+	}
+	// Pointers in data: function tables, init arrays, GOT slots. A slot that holds a
+	// capability variable's address makes a load through it a read of the variable.
+	slots := map[uint64]bool{}
+	if f.Class == elf.ELFCLASS64 {
+		for _, s := range f.Sections {
+			if s.Flags&elf.SHF_ALLOC == 0 || s.Flags&elf.SHF_EXECINSTR != 0 || s.Type == elf.SHT_NOBITS {
+				continue
+			}
+			data, err := elfimage.Section(s, maxTable)
+			if err != nil {
+				continue
+			}
+			if s.Type == elf.SHT_RELA {
+				for off := 0; off+24 <= len(data); off += 24 {
+					addend := f.ByteOrder.Uint64(data[off+16:])
+					markExternal(addend)
+					if isVar(addend) {
+						slots[f.ByteOrder.Uint64(data[off:])] = true
+					}
+				}
+				continue
+			}
+			for off := int(-s.Addr & 7); off+8 <= len(data); off += 8 {
+				word := f.ByteOrder.Uint64(data[off:])
+				markExternal(word)
+				if isVar(word) {
+					slots[s.Addr+uint64(off)] = true
+				}
+			}
+		}
+	}
+
+	refs := a.refs()
+	for i := range units {
+		u := &units[i]
+		// Up to the next unit only: nested symbols would otherwise make the walk quadratic.
+		end := u.end
+		if i+1 < len(units) {
+			end = min(end, units[i+1].start)
+		}
+		code := codeAt(secs, u.start, end)
+		refs(code, u.start, func(target uint64, how refKind) {
+			if isVar(target) || slots[target] {
+				u.reads = u.reads || how != stored
+				u.writes = u.writes || how == stored
+				return
+			}
+			j := unitAt(target)
+			if j < 0 || j == i {
+				return
+			}
+			u.calls++
+			if how != branched && units[j].known && target == units[j].start {
+				u.tester = true // takes a variant's address: installs it, or compares a pointer with it
+			}
+			callers := units[j].callers
+			if n := len(callers); n == 0 || callers[n-1] != int32(i) {
+				units[j].callers = append(callers, int32(i))
+			}
+		})
+	}
+	// A small function that reads a variable and calls nothing is a predicate (OpenSSL's
+	// x25519_fe64_eligible, ossl_rsaz_avx512ifma_eligible): its callers test through it.
+	for _, u := range units {
+		if !u.reads {
+			continue
+		}
+		if u.calls == 0 && u.end-u.start <= maxPredicate {
+			for _, c := range u.callers {
+				units[c].tester = true
+			}
+		}
+	}
+	for i := range units {
+		units[i].tester = units[i].tester || units[i].reads || units[i].writes
+	}
+
+	// A function that no code, data or export reaches never runs: its calls do not make a
+	// callee required (OpenSSL 3.0 keeps SHA3_absorb_cext, which nothing calls, and its SHA-3
+	// instructions reach no one).
+	qualifies := func(c int32) bool {
+		cu := units[c]
+		return cu.tester || cu.known || len(cu.callers) == 0 && !cu.external
+	}
+	// The largest set of candidates whose every caller qualifies or is a candidate, then only
+	// those that a qualifying caller reaches through candidates (a cycle of candidates alone
+	// reaches nothing). Both are worklists over the call edges, linear in their number.
+	callees := make([][]int32, len(units))
+	for i, u := range units {
+		for _, c := range u.callers {
+			callees[c] = append(callees[c], int32(i))
+		}
+	}
+	candidate := make([]bool, len(units))
+	for i, u := range units {
+		candidate[i] = !u.known && !u.external && len(u.callers) > 0
+	}
+	var drop []int32
+	for i, u := range units {
+		if candidate[i] && slices.ContainsFunc(u.callers, func(c int32) bool { return !qualifies(c) && !candidate[c] }) {
+			candidate[i] = false
+			drop = append(drop, int32(i))
+		}
+	}
+	for len(drop) > 0 {
+		c := drop[len(drop)-1]
+		drop = drop[:len(drop)-1]
+		if qualifies(c) {
+			continue
+		}
+		for _, j := range callees[c] {
+			if candidate[j] {
+				candidate[j] = false
+				drop = append(drop, j)
+			}
+		}
+	}
+	reached := make([]bool, len(units))
+	var next []int32
+	for i := range units {
+		if qualifies(int32(i)) {
+			next = append(next, int32(i))
+		}
+	}
+	for len(next) > 0 {
+		c := next[len(next)-1]
+		next = next[:len(next)-1]
+		for _, j := range callees[c] {
+			if candidate[j] && !reached[j] {
+				reached[j] = true
+				next = append(next, j)
+			}
+		}
+	}
+	chosen := 0
+	for i, u := range units {
+		if reached[i] {
+			chosen++
+			funcs = append(funcs, function{start: u.start, end: u.end, dispatched: true})
+		}
+	}
+	if chosen == 0 {
+		return funcs, ""
+	}
+	plural := "s"
+	if chosen == 1 {
+		plural = ""
+	}
+	return funcs, fmt.Sprintf("%d function%s reached only from code that reads %s, from other code chosen for the CPU or from code that nothing reaches count as chosen at run time", chosen, plural, strings.Join(names, " or "))
+}
+
+// labels returns the untyped code symbols outside every function as functions: hand-written
+// assembly that lacks a .type directive (OpenSSL's __bn_postx4x_internal, musl's _start). Arm's
+// mapping symbols ($x, $d) are not labels.
+func labels(f *elf.File, syms []elf.Symbol, secs []section, funcs []function) []function {
+	var spans []function
+	for _, fn := range funcs {
+		if fn.end > fn.start {
+			spans = append(spans, fn)
+		}
+	}
+	sort.Slice(spans, func(i, j int) bool { return spans[i].start < spans[j].start })
+	reach := make([]uint64, len(spans)) // the largest end among spans[:i+1]
+	for i, fn := range spans {
+		reach[i] = fn.end
+		if i > 0 {
+			reach[i] = max(reach[i], reach[i-1])
+		}
+	}
+	var out []function
+	for _, s := range syms {
+		if elf.ST_TYPE(s.Info) != elf.STT_NOTYPE || s.Section == elf.SHN_UNDEF || strings.HasPrefix(s.Name, "$") || !inCode(secs, s.Value) || !inExecutableSection(f, s) {
+			continue
+		}
+		if i := sort.Search(len(spans), func(i int) bool { return spans[i].start > s.Value }) - 1; i >= 0 && reach[i] > s.Value {
+			continue
+		}
+		out = append(out, function{start: s.Value, end: s.Value + s.Size})
+	}
+	return out
+}
+
+// capabilityUnits turns the code of funcs into sorted units, one per start address (the largest
+// end, known if any symbol there is), a size-less one reaching the next start.
+func capabilityUnits(funcs []function, secs []section) []unit {
+	var sorted []function
+	for _, fn := range funcs {
+		if !fn.data {
+			sorted = append(sorted, fn)
+		}
+	}
+	sort.Slice(sorted, func(i, j int) bool { return sorted[i].start < sorted[j].start })
+	var units []unit
+	for _, fn := range sorted {
+		if n := len(units); n > 0 && units[n-1].start == fn.start {
+			units[n-1].end = max(units[n-1].end, fn.end)
+			units[n-1].known = units[n-1].known || fn.dispatched
+			continue
+		}
+		units = append(units, unit{start: fn.start, end: fn.end, known: fn.dispatched})
+	}
+	for i := range units {
+		if units[i].end <= units[i].start {
+			units[i].end = sectionEnd(secs, units[i].start)
+			if i+1 < len(units) {
+				units[i].end = min(units[i].end, units[i+1].start)
+			}
+		}
+	}
+	return units
+}
