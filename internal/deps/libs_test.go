@@ -17,8 +17,10 @@ import (
 	"github.com/portabin/portabin/internal/build"
 	"github.com/portabin/portabin/internal/buildsys"
 	"github.com/portabin/portabin/internal/cache"
+	"github.com/portabin/portabin/internal/check"
 	"github.com/portabin/portabin/internal/ctest"
 	"github.com/portabin/portabin/internal/deps"
+	"github.com/portabin/portabin/internal/isa"
 	"github.com/portabin/portabin/internal/target"
 	"github.com/portabin/portabin/internal/toolchain"
 )
@@ -274,7 +276,33 @@ func TestFetchStore(t *testing.T) {
 			if want, _ := os.ReadFile(filepath.Join("testdata", example, "expected-versions.txt")); versions != strings.TrimSpace(string(want)) {
 				t.Errorf("versions: got %q, want %q", versions, want)
 			}
+			onBaselineCPU(t, name, exes["fetchstore"], "roundtrip", srv.URL+"/page", "--cacert", ca)
 		})
+	}
+}
+
+// onBaselineCPU checks that portabin check finds OpenSSL's newer code chosen at run time (it
+// reads OPENSSL_ia32cap_P or OPENSSL_armcap_P first) and the program at the baseline level,
+// and proves that by running it on a CPU of that level: QEMU's qemu64 (no SSSE3, SSE4, AVX or
+// later) and Cortex-A53 (Armv8.0).
+func onBaselineCPU(t *testing.T, arch, exe string, args ...string) {
+	t.Helper()
+	baseline := map[string]string{"x86_64": "x86-64-v1", "aarch64": "armv8-a"}[arch]
+	rep, err := check.File(exe, check.Requirements{})
+	if err != nil || rep.CPU == nil {
+		t.Fatalf("check: %+v, %v", rep, err)
+	}
+	if rep.CPU.Level != baseline || isa.Rank(rep.CPU.Dispatched) <= isa.Rank(baseline) {
+		t.Errorf("cpu %s, up to %s chosen at run time; want %s, and newer code chosen at run time", rep.CPU.Level, rep.CPU.Dispatched, baseline)
+	}
+	cpu := map[string]string{"x86_64": "qemu64", "aarch64": "cortex-a53"}[arch]
+	qemu, err := exec.LookPath("qemu-" + arch + "-static")
+	if err != nil {
+		t.Skipf("qemu-%s-static is not installed", arch)
+	}
+	out, err := exec.Command(qemu, append([]string{"-cpu", cpu, exe}, args...)...).CombinedOutput()
+	if err != nil {
+		t.Errorf("on %s: %v\n%s", cpu, err, out)
 	}
 }
 
