@@ -24,7 +24,7 @@ var arm64Arch = &arch{
 	},
 	decoder:    func() decodeFunc { return decodeARM64 },
 	references: arm64References,
-	refs:       func() func([]byte, uint64, func(uint64, refKind)) { return arm64Refs },
+	refs:       func() refsFunc { return arm64Refs },
 	variant: func(name string) bool {
 		return outlineAtomic.MatchString(name) || arm64Variant(name)
 	},
@@ -156,8 +156,9 @@ func arm64References(code []byte, pc uint64) []uint64 {
 	return out
 }
 
-// arm64Refs calls visit with every address code forms, loads from, stores to or branches to.
-func arm64Refs(code []byte, pc uint64, visit func(addr uint64, how refKind)) {
+// arm64Refs calls visit with every address code forms, loads from, stores to or branches to;
+// decoding costs too little to be worth filtering.
+func arm64Refs(code []byte, pc uint64, _ func(uint64) bool, visit func(addr uint64, how refKind)) {
 	arm64Walk(code, pc, visit)
 }
 

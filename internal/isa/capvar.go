@@ -146,6 +146,7 @@ func capabilityDispatch(f *elf.File, syms []elf.Symbol, secs []section, a *arch,
 	}
 
 	refs := a.refs()
+	worth := func(addr uint64) bool { return isVar(addr) || slots[addr] || unitAt(addr) >= 0 }
 	for i := range units {
 		u := &units[i]
 		// Up to the next unit only: nested symbols would otherwise make the walk quadratic.
@@ -154,7 +155,7 @@ func capabilityDispatch(f *elf.File, syms []elf.Symbol, secs []section, a *arch,
 			end = min(end, units[i+1].start)
 		}
 		code := codeAt(secs, u.start, end)
-		refs(code, u.start, func(target uint64, how refKind) {
+		refs(code, u.start, worth, func(target uint64, how refKind) {
 			if isVar(target) || slots[target] {
 				u.reads = u.reads || how != stored
 				u.writes = u.writes || how == stored

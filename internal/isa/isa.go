@@ -101,9 +101,8 @@ type arch struct {
 	baseline func(code []byte) (size int, ok bool)
 	// references returns the code addresses that a resolver function loads (IFUNC targets).
 	references func(code []byte, pc uint64) []uint64
-	// refs returns a function, for one goroutine's use, that calls visit with every address
-	// that code at pc forms, loads from, stores to, branches to or calls (capvar.go).
-	refs func() func(code []byte, pc uint64, visit func(addr uint64, how refKind))
+	// refs returns a refsFunc for one goroutine's use (capvar.go).
+	refs func() refsFunc
 	// variant reports whether a function name marks a CPU-specific variant (dispatch.go).
 	variant func(name string) bool
 	// probe is the feature of the instruction that asks the CPU what it has (CPUID).
@@ -140,6 +139,10 @@ const (
 	stored                  // written there and only written
 	branched                // branched to or called
 )
+
+// refsFunc calls visit with the addresses that code at pc forms, loads from, stores to,
+// branches to or calls. It may leave out addresses that worth rejects, which saves decoding.
+type refsFunc func(code []byte, pc uint64, worth func(addr uint64) bool, visit func(addr uint64, how refKind))
 
 // decodeFunc classifies the instruction at the start of code, calling use for each feature it
 // needs, and returns its length; ok is false for bytes it cannot decode.

@@ -459,9 +459,10 @@ func TestRefs(t *testing.T) {
 		addr uint64
 		how  refKind
 	}
-	collect := func(refs func([]byte, uint64, func(uint64, refKind)), code []byte, pc uint64) []ref {
+	collect := func(refs refsFunc, code []byte, pc uint64) []ref {
 		var out []ref
-		refs(code, pc, func(addr uint64, how refKind) { out = append(out, ref{addr, how}) })
+		all := func(uint64) bool { return true }
+		refs(code, pc, all, func(addr uint64, how refKind) { out = append(out, ref{addr, how}) })
 		return out
 	}
 	// mov 0x10(%rip),%eax; call .+0x25; mov %eax,0x8(%rip); lea 0x4(%rip),%rdx

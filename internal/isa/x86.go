@@ -29,9 +29,11 @@ var x86Arch = &arch{
 		return func(code []byte, pc uint64, use func(string)) (int, bool) { return decodeX86(memo, code, pc, use) }
 	},
 	references: x86References,
-	refs: func() func([]byte, uint64, func(uint64, refKind)) {
+	refs: func() refsFunc {
 		memo := new(x86memo.Memo)
-		return func(code []byte, pc uint64, visit func(uint64, refKind)) { x86Refs(memo, code, pc, visit) }
+		return func(code []byte, pc uint64, worth func(uint64) bool, visit func(uint64, refKind)) {
+			x86Refs(memo, code, pc, worth, visit)
+		}
 	},
 	variant: variantTokens("sse2", "sse3", "ssse3", "sse4", "sse41", "sse42", "avx", "avx2", "avx512",
 		"avx512f", "avx512bw", "avx512vl", "evex", "evex256", "evex512", "fma", "fma3", "fma4", "bmi2", "rtm",
@@ -417,21 +419,33 @@ func x86References(code []byte, pc uint64) []uint64 {
 }
 
 // x86Refs calls visit with the branch targets, RIP-relative addresses and immediates of the
-// instructions in code. Baseline instructions that cannot hold an address are only measured;
-// the rest go to the decoder.
-func x86Refs(memo *x86memo.Memo, code []byte, pc uint64, visit func(addr uint64, how refKind)) {
+// instructions in code that worth accepts (the rest are only measured). Baseline branches are
+// read directly; other baseline instructions go to the decoder only when a RIP-relative
+// displacement or an immediate they might hold is worth it, and the rest always do.
+func x86Refs(memo *x86memo.Memo, code []byte, pc uint64, worth func(uint64) bool, visit func(addr uint64, how refKind)) {
 	for off := 0; off < len(code); {
+		at := pc + uint64(off)
 		n, plain := baselineX86Length(code[off:])
-		if plain && !mayReference(code[off:off+n]) {
-			off += n
-			continue
+		if plain {
+			inst := code[off : off+n]
+			if target, ok := plainBranch(inst, at); ok {
+				if worth(target) {
+					visit(target, branched)
+				}
+				off += n
+				continue
+			}
+			if !mayReference(inst, at, worth) {
+				off += n
+				continue
+			}
 		}
 		inst, err := memo.Decode(code[off:])
 		if err != nil || inst.Len == 0 {
 			off += max(n, 1)
 			continue
 		}
-		next := pc + uint64(off+inst.Len)
+		next := at + uint64(inst.Len)
 		for i, arg := range inst.Args {
 			switch arg := arg.(type) {
 			case x86asm.Rel:
@@ -455,31 +469,47 @@ func x86Refs(memo *x86memo.Memo, code []byte, pc uint64, visit func(addr uint64,
 	}
 }
 
-// mayReference reports whether a baseline instruction may hold an address: a branch, a byte
-// after the opcode that could be a RIP-relative ModRM (mod 00, r/m 101), or a trailing 32-bit
-// immediate large enough to be an address in code that is not position-independent (mov, push
-// or cmp of a function's address). False positives only cost a decoding.
-func mayReference(inst []byte) bool {
+// opcodeAt skips the prefixes and REX byte that baseline instructions may have.
+func opcodeAt(inst []byte) int {
 	p, _ := x86len.Prefixes(inst)
-	if p < len(inst) && inst[p]&0xf0 == 0x40 { // REX
+	if p < len(inst) && inst[p]&0xf0 == 0x40 {
 		p++
 	}
-	if p >= len(inst) {
-		return false
+	return p
+}
+
+// plainBranch returns the target of a baseline call, jump or conditional jump.
+func plainBranch(inst []byte, pc uint64) (uint64, bool) {
+	p, n := opcodeAt(inst), len(inst)
+	if p >= n {
+		return 0, false
 	}
+	next := int64(pc) + int64(n)
 	switch op := inst[p]; {
-	case op == 0xe8, op == 0xe9, op == 0xeb, op >= 0x70 && op <= 0x7f:
-		return true
-	case op == 0x0f && p+1 < len(inst) && inst[p+1] >= 0x80 && inst[p+1] <= 0x8f:
-		return true
+	case (op == 0xe8 || op == 0xe9) && n == p+5:
+		return uint64(next + int64(int32(binary.LittleEndian.Uint32(inst[p+1:])))), true
+	case (op == 0xeb || op >= 0x70 && op <= 0x7f) && n == p+2:
+		return uint64(next + int64(int8(inst[p+1]))), true
+	case op == 0x0f && n == p+6 && inst[p+1] >= 0x80 && inst[p+1] <= 0x8f:
+		return uint64(next + int64(int32(binary.LittleEndian.Uint32(inst[p+2:])))), true
 	}
-	if n := len(inst); n-p >= 5 && binary.LittleEndian.Uint32(inst[n-4:]) >= 1<<16 {
-		return true
-	}
-	for _, b := range inst[p+1:] {
-		if b&0xc7 == 0x05 {
+	return 0, false
+}
+
+// mayReference reports whether a baseline instruction may hold an address that worth accepts:
+// the target of a RIP-relative displacement after any byte that could be its ModRM (mod 00,
+// r/m 101), or a trailing 32- or 64-bit immediate (mov, push or cmp of an address in code that
+// is not position-independent). Guesses that are wrong only cost a decoding.
+func mayReference(inst []byte, pc uint64, worth func(uint64) bool) bool {
+	p, n := opcodeAt(inst), len(inst)
+	next := pc + uint64(n)
+	for q := p + 1; q+5 <= n; q++ {
+		if inst[q]&0xc7 == 0x05 && worth(next+uint64(int64(int32(binary.LittleEndian.Uint32(inst[q+1:]))))) {
 			return true
 		}
 	}
-	return false
+	if n-p >= 5 && worth(uint64(binary.LittleEndian.Uint32(inst[n-4:]))) {
+		return true
+	}
+	return n-p >= 9 && worth(binary.LittleEndian.Uint64(inst[n-8:]))
 }
