@@ -22,19 +22,24 @@ import (
 //   - __cpu_model and __cpu_features2, which GCC's and clang's __builtin_cpu_supports read on
 //     x86 (libgcc/config/i386/cpuinfo.c, compiler-rt's cpu_model);
 //   - __aarch64_cpu_features, which function multi-versioning reads on aarch64 (compiler-rt's
-//     cpu_model/aarch64.c).
+//     cpu_model/aarch64.c);
+//   - Chromium's zlib (bundled by Node.js and Chromium): x86_cpu_enable_ssse3,
+//     x86_cpu_enable_simd, x86_cpu_enable_avx512, arm_cpu_enable_crc32 and
+//     arm_cpu_enable_pmull (third_party/zlib/cpu_features.c).
 //
 // A function that reads one is a tester, and so is one that calls a small predicate reading one,
 // or that takes the address of a known variant (to install it, or to compare a function pointer
 // with it). A function is taken as chosen at run time when code reaches it (calls, jumps to or
 // takes its address) only from testers, from functions that are themselves chosen or already
 // known as variants, and from functions that nothing reaches, and no data, relocation, export
-// or entry point names it. The test itself is not followed: a tester that calls a helper on every path
-// makes that helper look chosen. The note names the variables, so that the user knows the
-// heuristic was applied.
+// or entry point names it. The test itself is not followed: a tester that calls a helper on
+// every path makes that helper look chosen. The note names the variables, so that the user
+// knows the heuristic was applied.
 var capabilityVariables = map[string]bool{
 	"OPENSSL_ia32cap_P": true, "OPENSSL_armcap_P": true,
 	"__cpu_model": true, "__cpu_features2": true, "__aarch64_cpu_features": true,
+	"x86_cpu_enable_ssse3": true, "x86_cpu_enable_simd": true, "x86_cpu_enable_avx512": true,
+	"arm_cpu_enable_crc32": true, "arm_cpu_enable_pmull": true,
 }
 
 // maxUnits bounds the functions the capability search considers, so that a hostile symbol table
@@ -76,6 +81,7 @@ func capabilityDispatch(f *elf.File, syms []elf.Symbol, secs []section, a *arch,
 			names = append(names, s.Name)
 		}
 	}
+	slices.Sort(names)
 	if len(vars) == 0 || len(funcs) == 0 || len(funcs) > maxUnits {
 		return funcs, ""
 	}

@@ -2,8 +2,12 @@ package isa
 
 import (
 	"debug/elf"
+	"slices"
 	"sort"
 	"strings"
+	"unicode"
+
+	"github.com/ianlancetaylor/demangle"
 
 	"github.com/portabin/portabin/internal/elfimage"
 )
@@ -240,24 +244,45 @@ func irelativeResolvers(f *elf.File) []uint64 {
 	return out
 }
 
-// variantTokens returns a name test that looks for any of tokens between underscores.
+// variantTokens returns a name test that looks for any of tokens between underscores, and in
+// C++ names between the parts of the demangled name, where libraries put a namespace per CPU
+// (simdutf::haswell, simdjson::icelake, Highway's hwy::N_AVX2).
 func variantTokens(tokens ...string) func(string) bool {
 	set := map[string]bool{}
 	for _, t := range tokens {
 		set[t] = true
 	}
-	return func(name string) bool {
-		if i := strings.IndexByte(name, '@'); i >= 0 {
-			name = name[:i]
-		}
-		for _, tok := range strings.FieldsFunc(name, func(r rune) bool { return r == '_' || r == '.' }) {
+	hasToken := func(name string, sep func(rune) bool) bool {
+		for _, tok := range strings.FieldsFunc(name, sep) {
 			if set[strings.ToLower(tok)] {
 				return true
 			}
 		}
 		return false
 	}
+	underscore := func(r rune) bool { return r == '_' || r == '.' }
+	word := func(r rune) bool { return !unicode.IsLetter(r) && !unicode.IsDigit(r) }
+	return func(name string) bool {
+		if i := strings.IndexByte(name, '@'); i >= 0 {
+			name = name[:i]
+		}
+		if hasToken(name, underscore) {
+			return true
+		}
+		// Demangle only names that hold a token somewhere, and not hostile ones: a long name
+		// could make the demangler recurse deeply or expand back-references without end.
+		if !strings.HasPrefix(name, "_Z") || len(name) > maxMangled || !slices.ContainsFunc(tokens, func(t string) bool {
+			return strings.Contains(strings.ToLower(name), t)
+		}) {
+			return false
+		}
+		demangled, err := demangle.ToString(name, demangle.NoParams, demangle.NoTemplateParams, demangle.MaxLength(12))
+		return err == nil && hasToken(demangled, word)
+	}
 }
+
+// maxMangled is the longest C++ name demangled for its tokens.
+const maxMangled = 2048
 
 // maxTable caps relocation and unwind tables read for the dispatch search.
 const maxTable = 64 << 20

@@ -303,7 +303,11 @@ func TestVariantNames(t *testing.T) {
 		{x86Arch, "aesni_gcm_encrypt", true},
 		{x86Arch, "gcm_ghash_clmul", true},
 		{x86Arch, "vpaes_set_encrypt_key", true},
-		{x86Arch, "bn_mulx4x_mont", false}, // found through OPENSSL_ia32cap_P instead
+		{x86Arch, "bn_mulx4x_mont", false},                                       // found through OPENSSL_ia32cap_P instead
+		{x86Arch, "_ZNK7simdutf7haswell14implementation10count_utf8EPKcm", true}, // simdutf::haswell::...
+		{x86Arch, "_ZN3hwy6N_AVX26detail4SortEPim", true},                        // hwy::N_AVX2::detail::Sort
+		{x86Arch, "_ZN7simdutf8fallback14implementation10count_utf8EPKcm", false},
+		{x86Arch, "_ZN4node11Environment5StartEv", false},
 		{arm64Arch, "__aarch64_cas4_acq", true},
 		{arm64Arch, "__aarch64_ldadd8_acq_rel", true},
 		{arm64Arch, "__memcpy_sve", true},

@@ -38,6 +38,9 @@ var x86Arch = &arch{
 	variant: variantTokens("sse2", "sse3", "ssse3", "sse4", "sse41", "sse42", "avx", "avx2", "avx512",
 		"avx512f", "avx512bw", "avx512vl", "evex", "evex256", "evex512", "fma", "fma3", "fma4", "bmi2", "rtm",
 		"erms", "xsave", "xsavec", "elision", "haswell", "skylake", "skx", "znver4",
+		// The CPUs that simdutf and simdjson name their namespaces after, and Highway's AVX-512
+		// targets (hwy::N_AVX3, N_AVX3_ZEN4, N_AVX3_SPR).
+		"westmere", "icelake", "avx3",
 		// OpenSSL's AES-NI, SSSE3 (vector-permutation and bit-sliced AES), SHA-extension and
 		// carry-less multiplication (GHASH with PCLMULQDQ) code.
 		"aesni", "vpaes", "bsaes", "shaext", "clmul"),
