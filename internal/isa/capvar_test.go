@@ -56,20 +56,39 @@ int main(int argc, char **argv) {
 }
 `
 
+// builtinC asks the compiler's run-time library, which keeps its answer in __cpu_model.
+const builtinC = `
+#include <stdio.h>
+__attribute__((noinline, target("avx2"))) void add8(int *d, const int *s, int n) {
+	for (int i = 0; i < n; i++) d[i] += s[i] * 3;
+}
+__attribute__((noinline)) void add1(int *d, const int *s, int n) {
+	for (int i = 0; i < n; i++) d[i] += s[i] * 3;
+}
+int main(void) {
+	int d[64] = {0}, s[64];
+	for (int i = 0; i < 64; i++) s[i] = i;
+	if (__builtin_cpu_supports("avx2")) add8(d, s, 64); else add1(d, s, 64);
+	printf("%d\n", d[63]);
+	return 0;
+}
+`
+
 func TestCapabilityVariable(t *testing.T) {
 	for _, tt := range []struct {
-		name, define, level, note string
+		name, src, define, level, note string
 	}{
-		{"tested", "-DTESTED", "x86-64-v1", "reads OPENSSL_ia32cap_P"},
-		{"predicate", "-DPREDICATE", "x86-64-v1", "reads OPENSSL_ia32cap_P"},
+		{"tested", capvarC, "-DTESTED", "x86-64-v1", "reads OPENSSL_ia32cap_P"},
+		{"predicate", capvarC, "-DPREDICATE", "x86-64-v1", "reads OPENSSL_ia32cap_P"},
 		// add1, reached only from add, still counts as chosen.
-		{"called directly too", "-DDIRECT", "x86-64-v3", "1 function reached only"},
-		{"in a table too", "-DTABLE", "x86-64-v3", ""},
+		{"called directly too", capvarC, "-DDIRECT", "x86-64-v3", "1 function reached only"},
+		{"in a table too", capvarC, "-DTABLE", "x86-64-v3", ""},
+		{"__builtin_cpu_supports", builtinC, "-static", "x86-64-v1", "__cpu_model"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			r := analyzeFile(t, ctest.Build(t, ctest.GCC(t), capvarC, "-O3", "-fno-inline", tt.define))
-			if r.Level != tt.level || r.DispatchedLevel != "x86-64-v3" {
-				t.Errorf("level %s, up to %s; want %s, up to x86-64-v3 (features %v)", r.Level, r.DispatchedLevel, tt.level, r.Features)
+			r := analyzeFile(t, ctest.Build(t, ctest.GCC(t), tt.src, "-O3", "-fno-inline", tt.define))
+			if r.Level != tt.level || Rank(r.DispatchedLevel) < Rank("x86-64-v3") {
+				t.Errorf("level %s, up to %s; want %s, up to x86-64-v3 or more (features %v)", r.Level, r.DispatchedLevel, tt.level, r.Features)
 			}
 			if notes := strings.Join(r.LevelNotes, "\n"); !strings.Contains(notes, tt.note) {
 				t.Errorf("notes %q; want one that says %q", notes, tt.note)
