@@ -90,6 +90,16 @@ func functions(f *elf.File, secs []section, a *arch, chosen []Range) (funcs []fu
 			funcs = append(funcs, function{start: c.Start, end: c.End, dispatched: true})
 		}
 	}
+	// A shared library's exported IFUNC symbols (libm's sin, exp, pow, ...) are in the dynamic
+	// symbol table, which stripping keeps, and are resolved through their own relocations, not
+	// IRELATIVE ones.
+	if dyn, err := f.DynamicSymbols(); err == nil {
+		for _, s := range dyn {
+			if elf.ST_TYPE(s.Info) == stt_GNU_IFUNC && s.Section != elf.SHN_UNDEF && inCode(secs, s.Value) {
+				ifuncs = append(ifuncs, s.Value)
+			}
+		}
+	}
 	resolvers := append(irelativeResolvers(f), ifuncs...)
 	isResolver := map[uint64]bool{}
 	for _, r := range resolvers {

@@ -19,6 +19,14 @@ import (
 const helloC = "#include <stdio.h>\nint main(void) { puts(\"hi\"); return 0; }\n"
 
 // loopC has a loop that compilers vectorise with whatever the target offers.
+// clonesC exports a function that GCC compiles for AVX2 and the baseline, picked by an IFUNC.
+const clonesC = `
+__attribute__((target_clones("avx2", "default")))
+void scale(int *d, const int *s, int n) {
+	for (int i = 0; i < n; i++) d[i] = s[i] * 3 + d[i];
+}
+`
+
 const loopC = `#include <stdio.h>
 #include <stdlib.h>
 int main(int argc, char **argv) {
@@ -104,6 +112,12 @@ func TestAnalyzePrograms(t *testing.T) {
 			cc:   ctest.GCC, src: loopC, flags: []string{"-O3", "-march=skylake-avx512", "-mprefer-vector-width=512"},
 			want:     summary{"x86_64", "x86-64-v4", false},
 			features: []string{"avx512f"},
+		},
+		{
+			name: "gcc stripped shared library: an exported IFUNC's variants, from .dynsym",
+			cc:   ctest.GCC, src: clonesC, flags: []string{"-O3", "-shared", "-fPIC", "-s"},
+			want: summary{"x86_64", "x86-64-v1", true},
+			note: "chosen at run time",
 		},
 		{
 			name: "musl-gcc static hello",
