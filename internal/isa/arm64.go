@@ -26,7 +26,7 @@ var arm64Arch = &arch{
 	references: arm64References,
 	refs:       func() refsFunc { return arm64Refs },
 	variant: func(name string) bool {
-		return outlineAtomic.MatchString(name) || arm64Variant(name)
+		return outlineAtomic.MatchString(name) || arm64Variant(name) || openSSLARMv8(name)
 	},
 	probe: "mrs-id", // reads of the ID_AA64* registers, which Linux emulates for user space
 	quiet: map[string]bool{"mrs-id": true},
@@ -35,6 +35,12 @@ var arm64Arch = &arch{
 // outlineAtomic matches GCC's and compiler-rt's out-of-line atomics, which test at run time
 // whether the CPU has LSE and use either CAS/LDADD/SWP or a load-exclusive loop.
 var outlineAtomic = regexp.MustCompile(`^__aarch64_(cas|casp|swp|ldadd|ldclr|ldeor|ldset)(1|2|4|8|16)_(relax|acq|rel|acq_rel|sync)$`)
+
+// openSSLARMv8 matches OpenSSL's code for the Armv8 cryptographic extension (aes_v8_cbc_encrypt,
+// gcm_ghash_v8, sha256_block_armv8, armv8_aes_gcm_encrypt), chosen after OPENSSL_armcap_P
+// says the CPU has it, often through a table of functions that the capability search cannot
+// follow.
+var openSSLARMv8 = plainTokens("v8", "armv8")
 
 // arm64Variant matches glibc's CPU-specific string functions (e.g. __memcpy_sve, __memset_a64fx).
 var arm64Variant = variantTokens("sve", "sve2", "a64fx", "thunderx", "thunderx2", "falkor", "emag", "kunpeng",

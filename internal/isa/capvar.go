@@ -106,22 +106,32 @@ func capabilityDispatch(f *elf.File, syms []elf.Symbol, secs []section, a *arch,
 		}
 		return -1
 	}
-	markExternal := func(addr uint64) {
+	// Pointers in data: function tables, init arrays, GOT slots. The functions they name are
+	// reached in ways the search cannot see. A slot that holds a capability variable's address
+	// makes a load through it a read of the variable, and one that holds a function's address
+	// makes a load through it a reference to the function (OpenSSL compares a pointer with
+	// aes_v8_ctr32_encrypt_blocks loaded from the GOT).
+	slots := map[uint64]bool{}
+	funcSlots := map[uint64]int32{}
+	pointer := func(slot, addr uint64) {
 		if i, ok := starts[addr]; ok {
 			units[i].external = true
+			funcSlots[slot] = i
+		}
+		if isVar(addr) {
+			slots[slot] = true
 		}
 	}
-	markExternal(f.Entry)
+	if i, ok := starts[f.Entry]; ok {
+		units[i].external = true
+	}
 	if dyn, err := f.DynamicSymbols(); err == nil {
 		for _, s := range dyn {
-			if s.Section != elf.SHN_UNDEF && elf.ST_BIND(s.Info) != elf.STB_LOCAL {
-				markExternal(s.Value)
+			if i, ok := starts[s.Value]; ok && s.Section != elf.SHN_UNDEF && elf.ST_BIND(s.Info) != elf.STB_LOCAL {
+				units[i].external = true
 			}
 		}
 	}
-	// Pointers in data: function tables, init arrays, GOT slots. A slot that holds a
-	// capability variable's address makes a load through it a read of the variable.
-	slots := map[uint64]bool{}
 	if f.Class == elf.ELFCLASS64 {
 		for _, s := range f.Sections {
 			if s.Flags&elf.SHF_ALLOC == 0 || s.Flags&elf.SHF_EXECINSTR != 0 || s.Type == elf.SHT_NOBITS {
@@ -133,26 +143,21 @@ func capabilityDispatch(f *elf.File, syms []elf.Symbol, secs []section, a *arch,
 			}
 			if s.Type == elf.SHT_RELA {
 				for off := 0; off+24 <= len(data); off += 24 {
-					addend := f.ByteOrder.Uint64(data[off+16:])
-					markExternal(addend)
-					if isVar(addend) {
-						slots[f.ByteOrder.Uint64(data[off:])] = true
-					}
+					pointer(f.ByteOrder.Uint64(data[off:]), f.ByteOrder.Uint64(data[off+16:]))
 				}
 				continue
 			}
 			for off := int(-s.Addr & 7); off+8 <= len(data); off += 8 {
-				word := f.ByteOrder.Uint64(data[off:])
-				markExternal(word)
-				if isVar(word) {
-					slots[s.Addr+uint64(off)] = true
-				}
+				pointer(s.Addr+uint64(off), f.ByteOrder.Uint64(data[off:]))
 			}
 		}
 	}
 
 	refs := a.refs()
-	worth := func(addr uint64) bool { return isVar(addr) || slots[addr] || unitAt(addr) >= 0 }
+	worth := func(addr uint64) bool {
+		_, slot := funcSlots[addr]
+		return slot || isVar(addr) || slots[addr] || unitAt(addr) >= 0
+	}
 	for i := range units {
 		u := &units[i]
 		// Up to the next unit only: nested symbols would otherwise make the walk quadratic.
@@ -168,6 +173,9 @@ func capabilityDispatch(f *elf.File, syms []elf.Symbol, secs []section, a *arch,
 				return
 			}
 			j := unitAt(target)
+			if k, ok := funcSlots[target]; ok && how == loaded {
+				j, target, how = int(k), units[k].start, formed
+			}
 			if j < 0 || j == i {
 				return
 			}

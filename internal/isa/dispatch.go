@@ -257,7 +257,13 @@ func irelativeResolvers(f *elf.File) []uint64 {
 // variantTokens returns a name test that looks for any of tokens between underscores, and in
 // C++ names between the parts of the demangled name, where libraries put a namespace per CPU
 // (simdutf::haswell, simdjson::icelake, Highway's hwy::N_AVX2).
-func variantTokens(tokens ...string) func(string) bool {
+func variantTokens(tokens ...string) func(string) bool { return tokenTest(tokens, true) }
+
+// plainTokens is variantTokens without the C++ parts, for tokens that C++ libraries use as
+// namespaces for other things (V8's v8::).
+func plainTokens(tokens ...string) func(string) bool { return tokenTest(tokens, false) }
+
+func tokenTest(tokens []string, cxx bool) func(string) bool {
 	set := map[string]bool{}
 	for _, t := range tokens {
 		set[t] = true
@@ -281,7 +287,7 @@ func variantTokens(tokens ...string) func(string) bool {
 		}
 		// Demangle only names that hold a token somewhere, and not hostile ones: a long name
 		// could make the demangler recurse deeply or expand back-references without end.
-		if !strings.HasPrefix(name, "_Z") || len(name) > maxMangled || !slices.ContainsFunc(tokens, func(t string) bool {
+		if !cxx || !strings.HasPrefix(name, "_Z") || len(name) > maxMangled || !slices.ContainsFunc(tokens, func(t string) bool {
 			return strings.Contains(strings.ToLower(name), t)
 		}) {
 			return false

@@ -328,6 +328,9 @@ func TestVariantNames(t *testing.T) {
 		{arm64Arch, "__memset_a64fx", true},
 		{arm64Arch, "__aarch64_have_lse_atomics", false},
 		{arm64Arch, "severity", false},
+		{arm64Arch, "aes_v8_cbc_encrypt", true},
+		{arm64Arch, "sha256_block_armv8", true},
+		{arm64Arch, "_ZN2v88internal7Isolate4InitEv", false}, // v8::internal::Isolate::Init
 	}
 	for _, tt := range tests {
 		if got := tt.arch.variant(tt.name); got != tt.want {
