@@ -124,11 +124,14 @@ func File(path string, req Requirements) (rep *Report, err error) {
 	if err != nil {
 		return nil, err
 	}
-	f, err := openELF(path)
+	// The file is mapped (openELF): if it shrinks under the analyses, reading the lost pages
+	// faults, which must be the panic recovered above rather than the end of the program.
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+	f, release, err := openELF(path)
 	if err != nil {
 		return nil, fmt.Errorf("reading ELF %s: %w", path, err)
 	}
-	defer f.Close()
+	defer release()
 
 	rep = &Report{
 		Schema: Schema, Path: path, Class: info.Class.String(), ByteOrder: info.Data.String(),
@@ -213,15 +216,24 @@ func File(path string, req Requirements) (rep *Report, err error) {
 // (internal/elfimage); larger ones, which no program needs to be, are read section by section.
 const maxImage = 512 << 20
 
-func openELF(path string) (*elf.File, error) {
+// openELF opens the file at path; release frees it, after which nothing read from f may be
+// used: the bytes its sections give may be the file's, mapped into memory.
+func openELF(path string) (f *elf.File, release func(), err error) {
 	img, err := elfimage.Read(path, maxImage)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if img == nil {
-		return elf.Open(path)
+		if f, err = elf.Open(path); err != nil {
+			return nil, nil, err
+		}
+		return f, func() { f.Close() }, nil
 	}
-	return elf.NewFile(img)
+	if f, err = elf.NewFile(img); err != nil {
+		img.Close()
+		return nil, nil, err
+	}
+	return f, func() { img.Close() }, nil
 }
 
 // panicError is a panic File recovered from: the file gets a one-line error, and the fuzz test

@@ -17,6 +17,7 @@ import (
 	"errors"
 	"fmt"
 	"runtime"
+	"runtime/debug"
 	"slices"
 	"sort"
 	"strings"
@@ -333,6 +334,9 @@ func sweepSection(a *arch, addr uint64, data []byte, lo, hi uint64, catch bool) 
 		go func(i int) {
 			defer wg.Done()
 			if catch {
+				// The code may be a file mapped into memory (internal/elfimage) that faults
+				// where the file shrank: malformed input too.
+				debug.SetPanicOnFault(true)
 				defer func() {
 					if r := recover(); r != nil {
 						errs[i] = malformed(r)
