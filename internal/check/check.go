@@ -17,7 +17,9 @@ import (
 	"github.com/portabin/portabin/internal/risk"
 	"github.com/portabin/portabin/internal/sbom"
 	"github.com/portabin/portabin/internal/syscalls"
+	"github.com/portabin/portabin/internal/sysscan"
 	"github.com/portabin/portabin/internal/target"
+	"github.com/portabin/portabin/internal/x86len"
 )
 
 // Schema names the version of the JSON report; it changes when a field changes meaning.
@@ -171,12 +173,22 @@ func File(path string, req Requirements) (rep *Report, err error) {
 			}
 		}
 	}
-	rep.Kernel = kernel(f, rep.Arch, runtimes{
+	// The sweep of the code for its system calls also measures, once for both analyses, the
+	// instructions that need no CPU extension.
+	scan, err := sysscan.Scan(f)
+	if err != nil {
+		scan = nil
+	}
+	rep.Kernel = kernel(f, scan, rep.Arch, runtimes{
 		libc: rep.Libc.Name, static: info.Linking != elfinfo.Dynamic, gob: gob, gofuncs: gofuncs,
 		// The paths of std's sources, in its panic messages.
 		rust: bytes.Contains(rodata, []byte("library/std/src/")),
 	})
-	if r, err := isa.Analyze(f, chosen...); err == nil && r.Level != "" {
+	var swept []*x86len.Sweep
+	if scan != nil {
+		swept = scan.Swept
+	}
+	if r, err := isa.AnalyzeSwept(f, swept, chosen...); err == nil && r.Level != "" {
 		rep.CPU = &CPU{Level: r.Level, Features: r.Features, Notes: append(r.LevelNotes, r.Notes...)}
 		if r.Dispatched {
 			rep.CPU.Dispatched = r.DispatchedLevel

@@ -22,6 +22,7 @@ import (
 	"sort"
 
 	"github.com/portabin/portabin/internal/elfimage"
+	"github.com/portabin/portabin/internal/x86len"
 )
 
 // Report is what an executable's instructions require of the CPU.
@@ -63,7 +64,14 @@ const maxCode = 256 << 20
 //
 // chosen marks code that the caller knows is chosen at run time, as whole functions are by
 // IFUNC: the Go code of a cgo program, which picks newer instructions after asking the CPU.
-func Analyze(f *elf.File, chosen ...Range) (report *Report, err error) {
+func Analyze(f *elf.File, chosen ...Range) (*Report, error) {
+	return AnalyzeSwept(f, nil, chosen...)
+}
+
+// AnalyzeSwept is Analyze for x86-64 code that another analysis has swept already (sysscan's
+// Result.Swept): the baseline instructions that sweep measured are counted without measuring
+// them again. The Report is the same.
+func AnalyzeSwept(f *elf.File, swept []*x86len.Sweep, chosen ...Range) (report *Report, err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			report, err = nil, fmt.Errorf("analysing instructions: malformed ELF file: %v", r)
@@ -81,7 +89,10 @@ func Analyze(f *elf.File, chosen ...Range) (report *Report, err error) {
 			Notes: []string{fmt.Sprintf("instructions of %s are not analysed", archName(f))},
 		}, nil
 	}
-	r, err := analyze(f, a, chosen)
+	if a.baseline == nil {
+		swept = nil // the sweep measured x86-64 instructions
+	}
+	r, err := analyze(f, a, swept, chosen)
 	if err != nil {
 		return nil, fmt.Errorf("analysing instructions: %w", err)
 	}
@@ -136,6 +147,8 @@ type decodeFunc func(code []byte, pc uint64, use func(feature string)) (size int
 type section struct {
 	addr uint64
 	code []byte
+	// swept, when not nil, measured the baseline instructions of code before.
+	swept *x86len.Sweep
 }
 
 // Rank orders the levels of one architecture: 1 for the baseline ("x86-64-v1", "armv8-a"),
@@ -152,11 +165,18 @@ func Rank(level string) int {
 // Range is the code from Start up to End.
 type Range struct{ Start, End uint64 }
 
-func analyze(f *elf.File, a *arch, chosen []Range) (*Report, error) {
+func analyze(f *elf.File, a *arch, swept []*x86len.Sweep, chosen []Range) (*Report, error) {
 	r := &Report{Arch: a.name, Counts: map[string]int{}, DispatchedCounts: map[string]int{}}
 	secs, truncated, err := codeSections(f)
 	if err != nil {
 		return nil, err
+	}
+	for i := range secs {
+		for _, sw := range swept {
+			if sw.Covers(secs[i].addr, secs[i].code) {
+				secs[i].swept = sw
+			}
+		}
 	}
 	if truncated {
 		r.Notes = append(r.Notes, fmt.Sprintf("only the first %d MiB of code were analysed", maxCode>>20))
@@ -206,7 +226,8 @@ func analyze(f *elf.File, a *arch, chosen []Range) (*Report, error) {
 // there resynchronises the decoder after data or padding that it misread. Instructions that
 // baseline (when not nil) measures need no CPU extension and are only counted; walk returns
 // how many there were. Nearly all of a program's instructions are such, so they are measured
-// in the tight loop itself.
+// in the tight loop itself, or taken from the section's earlier sweep where it started the
+// same instruction (it started at the same place and ends before the function does).
 func walk(secs []section, funcs []function, baseline func(code []byte) (int, bool), decode func(code []byte, pc uint64, fn *function) (size int)) (plain int) {
 	for _, s := range secs {
 		next := sort.Search(len(funcs), func(i int) bool { return funcs[i].start > s.addr })
@@ -222,6 +243,13 @@ func walk(secs []section, funcs []function, baseline func(code []byte) (int, boo
 			}
 			code := s.code[:limit]
 			for off < limit {
+				if s.swept != nil {
+					if size, ok := s.swept.Length(off); ok && size <= limit-off {
+						off += size
+						plain++
+						continue
+					}
+				}
 				if baseline != nil {
 					if size, ok := baseline(code[off:]); ok {
 						off += size

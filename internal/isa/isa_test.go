@@ -13,6 +13,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/portabin/portabin/internal/ctest"
+	"github.com/portabin/portabin/internal/sysscan"
 	"github.com/portabin/portabin/internal/x86memo"
 )
 
@@ -178,6 +179,21 @@ func analyzeFile(t testing.TB, path string) *Report {
 	r, err := Analyze(f)
 	if err != nil {
 		t.Fatal(err)
+	}
+	// Reusing what the sweep for system calls measured changes nothing.
+	scan, err := sysscan.Scan(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f.Machine == elf.EM_X86_64 && len(scan.Swept) == 0 {
+		t.Fatal("sysscan swept no x86-64 code")
+	}
+	swept, err := AnalyzeSwept(f, scan.Swept)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(r, swept); diff != "" {
+		t.Errorf("AnalyzeSwept differs from Analyze (-Analyze +AnalyzeSwept):\n%s", diff)
 	}
 	return r
 }

@@ -5,6 +5,7 @@ import (
 
 	"golang.org/x/arch/x86/x86asm"
 
+	"github.com/portabin/portabin/internal/x86len"
 	"github.com/portabin/portabin/internal/x86memo"
 )
 
@@ -21,7 +22,11 @@ var x86Arch = &arch{
 		"avx512ifma": 3, "avx512bf16": 3, "avx512fp16": 3, "avx512vp2intersect": 3, "avx512er": 3,
 		"avx512pf": 3, "avx512-4fmaps": 3, "avx10": 3,
 	},
-	baseline: baselineX86Length,
+	// x86asm spends about half a microsecond on each instruction, and most of a program's
+	// instructions need no CPU extension: measured without decoding, they do not dominate the
+	// analysis. TestPlainX86Length checks the lengths against x86asm on real code, and that
+	// x86asm finds no feature in them.
+	baseline: x86len.Baseline,
 	decoder: func() decodeFunc {
 		memo := new(x86memo.Memo)
 		return func(code []byte, pc uint64, use func(string)) (int, bool) { return decodeX86(memo, code, pc, use) }
@@ -36,7 +41,7 @@ var x86Arch = &arch{
 
 // decodeX86 decodes one instruction in 64-bit mode.
 func decodeX86(memo *x86memo.Memo, code []byte, pc uint64, use func(string)) (int, bool) {
-	if n, ok := baselineX86Length(code); ok {
+	if n, ok := x86len.Baseline(code); ok {
 		return n, true
 	}
 	if n := x86asmGap(code); n > 0 {

@@ -186,9 +186,11 @@ func TestParallelDecode(t *testing.T) {
 				t.Fatal(err)
 			}
 			if !slices.Equal(linear.starts, chunked.starts) || !slices.Equal(linear.calls, chunked.calls) ||
-				!slices.Equal(linear.enters, chunked.enters) || !slices.Equal(linear.consts, chunked.consts) {
+				!slices.Equal(linear.enters, chunked.enters) || !slices.Equal(linear.consts, chunked.consts) ||
+				!slices.Equal(linear.baseline, chunked.baseline) {
 				t.Errorf("%s on %s: chunked sweep differs from linear (%d vs %d calls)", name, a.name, len(chunked.calls), len(linear.calls))
 			}
+			checkSwept(t, name, data, chunked)
 			var d decoder
 			for _, in := range decodeRange(a, &d, 0x1000, data, 0, len(data)) {
 				if !linear.start(int(in.addr - 0x1000)) {
@@ -197,6 +199,23 @@ func TestParallelDecode(t *testing.T) {
 			}
 		}
 	}
+}
+
+// TestUnsyncedChunks sweeps code whose chunks never agree on an instruction start (mov eax,
+// imm32 after mov eax, imm32: every fifth byte starts one, counted from where a sweep began), so
+// that the chunks are stitched where they meet: the lengths the sweep hands on must still be
+// right there.
+func TestUnsyncedChunks(t *testing.T) {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(2))
+	data := bytes.Repeat([]byte{0xb8}, 1<<20) // the chunks meet at 1<<19, not a multiple of 5
+	sum, err := sweepSection(amd64, 0x1000, data, 0x1000, 0x1000+uint64(len(data)), false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !sum.start(1<<19-3) || !sum.start(1<<19) { // 3 bytes apart: no single sweep
+		t.Fatal("the chunks agreed after all: the test proves nothing")
+	}
+	checkSwept(t, "mov eax", data, sum)
 }
 
 func FuzzScan(f *testing.F) {
@@ -428,11 +447,34 @@ func TestInertSweep(t *testing.T) {
 				}
 			}
 		}
+		checkSwept(t, name, data, got)
 	}
 	if skipped == 0 {
 		t.Fatal("nothing was skipped: the test proves nothing")
 	}
 	t.Logf("%d instructions skipped", skipped)
+}
+
+// checkSwept checks what the sweep hands to the CPU-level analysis: every baseline instruction
+// it records at an offset is the one x86len.Baseline measures there, of the same length.
+func checkSwept(t *testing.T, name string, data []byte, sum *summary) {
+	t.Helper()
+	sw := &x86len.Sweep{Addr: 0x1000, Code: data, Starts: sum.starts, Baseline: sum.baseline}
+	recorded := 0
+	for off := range data {
+		n, ok := sw.Length(off)
+		if !ok {
+			continue
+		}
+		recorded++
+		if want, wantOK := x86len.Baseline(data[off:]); !wantOK || want != n {
+			t.Fatalf("%s +%#x: the sweep records a baseline instruction of %d bytes, x86len.Baseline measures %d (%v): % x",
+				name, off, n, want, wantOK, data[off:min(off+16, len(data))])
+		}
+	}
+	if recorded == 0 && len(data) > 1<<16 {
+		t.Fatalf("%s: the sweep recorded no baseline instruction", name)
+	}
 }
 
 // realTexts returns the .text of this test binary ("self") and of each seed executable

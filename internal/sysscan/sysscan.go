@@ -24,6 +24,7 @@ import (
 	"sync"
 
 	"github.com/portabin/portabin/internal/elfimage"
+	"github.com/portabin/portabin/internal/x86len"
 	"github.com/portabin/portabin/internal/x86memo"
 )
 
@@ -70,6 +71,10 @@ type Result struct {
 	// loads the function's address, so that it may be called from anywhere.
 	// Calls through pointers stored in data are not seen.
 	Callers map[uint64][]uint64
+	// Swept holds, for x86-64, where the sweep found the instructions of each code section and
+	// which of them need no CPU extension, so that the CPU-level analysis (internal/isa) need
+	// not measure them again.
+	Swept []*x86len.Sweep
 }
 
 // arch describes what the analysis needs to know about an architecture
@@ -88,7 +93,8 @@ type arch struct {
 	// sweep measures, when it can, the instruction at addr and adds to s
 	// what translating it would add (nothing, for an instruction that makes
 	// no call, jump, kernel entry or constant), so that the sweep need not
-	// translate it. May be nil.
+	// translate it. May be nil. Every instruction it measures is one that x86len.Baseline
+	// measures, of the same length, so the summary records them for Result.Swept.
 	sweep    func(s *summary, addr uint64, b []byte) (int, bool)
 	parallel bool // decode may run on several goroutines at once
 }
@@ -134,9 +140,11 @@ type codeSection struct {
 // keeping a whole library's decoded instructions takes gigabytes.
 type summary struct {
 	starts []uint64 // bitmap: bit i is set when an instruction starts at byte i
-	calls  []ref    // calls and jumps to a known address or through a GOT slot
-	enters []uint64 // syscall and int 0x80 instructions
-	consts []ref    // constants inside the code: maybe a trampoline's address, taken
+	// baseline marks the starts of the instructions arch.sweep measured (x86len.Sweep).
+	baseline []uint64
+	calls    []ref    // calls and jumps to a known address or through a GOT slot
+	enters   []uint64 // syscall and int 0x80 instructions
+	consts   []ref    // constants inside the code: maybe a trampoline's address, taken
 	// lo and hi bound the executable sections, for consts.
 	lo, hi uint64
 }
@@ -148,8 +156,12 @@ type ref struct {
 	flags        uint8
 }
 
-func newSummary(size int, lo, hi uint64) *summary {
-	return &summary{starts: make([]uint64, (size+63)/64), lo: lo, hi: hi}
+func newSummary(size int, lo, hi uint64, baseline bool) *summary {
+	s := &summary{starts: make([]uint64, (size+63)/64), lo: lo, hi: hi}
+	if baseline {
+		s.baseline = make([]uint64, len(s.starts))
+	}
+	return s
 }
 
 func (s *summary) start(off int) bool { return s.starts[off>>6]&(1<<(off&63)) != 0 }
@@ -236,7 +248,13 @@ func scan(f *elf.File, catch bool) (*Result, error) {
 		}
 	}
 	p := newProgram(f, a, secs)
-	return p.analyse(), nil
+	res := p.analyse()
+	if a.sweep != nil {
+		for _, s := range secs {
+			res.Swept = append(res.Swept, &x86len.Sweep{Addr: s.addr, Code: s.data, Starts: s.sum.starts, Baseline: s.sum.baseline})
+		}
+	}
+	return res, nil
 }
 
 func archOf(f *elf.File) (*arch, error) {
@@ -352,7 +370,7 @@ func sweepSection(a *arch, addr uint64, data []byte, lo, hi uint64, catch bool) 
 			return nil, err
 		}
 	}
-	out := newSummary(len(data), lo, hi)
+	out := newSummary(len(data), lo, hi, a.sweep != nil)
 	ncalls, nconsts := 0, 0
 	for _, p := range parts {
 		ncalls, nconsts = ncalls+len(p.calls), nconsts+len(p.consts)
@@ -363,8 +381,16 @@ func sweepSection(a *arch, addr uint64, data []byte, lo, hi uint64, catch bool) 
 		to := len(data)
 		if i+1 < n {
 			to = syncPoint(p, parts[i+1], bounds[i+1], stops[i])
+			if !p.start(to) && out.baseline != nil {
+				// No common start: the instructions before to do not end where the
+				// next part's begin, so their lengths cannot be read from the starts.
+				clearBits(p.baseline, max(to-16, from), to)
+			}
 		}
 		copyBits(out.starts, p.starts, from, to)
+		if out.baseline != nil {
+			copyBits(out.baseline, p.baseline, from, to)
+		}
 		first, end := addr+uint64(from), addr+uint64(to)
 		in := func(r ref) bool { return r.addr >= first && r.addr < end }
 		for _, r := range p.calls {
@@ -411,10 +437,17 @@ func copyBits(dst, src []uint64, from, to int) {
 	}
 }
 
+// clearBits clears bits [from, to) of dst.
+func clearBits(dst []uint64, from, to int) {
+	for off := from; off < to; off++ {
+		dst[off>>6] &^= 1 << (off & 63)
+	}
+}
+
 // sweepRange decodes linearly every instruction that starts in
 // data[from:stop] and summarises what it finds.
 func sweepRange(a *arch, addr uint64, data []byte, from, stop int, lo, hi uint64) *summary {
-	s := newSummary(len(data), lo, hi)
+	s := newSummary(len(data), lo, hi, a.sweep != nil)
 	// Compiled code has a call or jump every 20 to 30 bytes.
 	s.calls = make([]ref, 0, (stop-from)/24+16)
 	d := &decoder{}
@@ -426,6 +459,7 @@ func sweepRange(a *arch, addr uint64, data []byte, from, stop int, lo, hi uint64
 		}
 		if a.sweep != nil {
 			if n, ok := a.sweep(s, addr+uint64(off), rest); ok {
+				s.baseline[off>>6] |= 1 << (off & 63)
 				off += n
 				continue
 			}
