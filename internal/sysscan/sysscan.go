@@ -451,15 +451,23 @@ func sweepRange(a *arch, addr uint64, data []byte, from, stop int, lo, hi uint64
 	// Compiled code has a call or jump every 20 to 30 bytes.
 	s.calls = make([]ref, 0, (stop-from)/24+16)
 	d := &decoder{}
+	// The bits of the 64 bytes at word<<6 gather in registers until the sweep leaves them:
+	// setting each in memory made the sweep wait on its own stores.
+	word, starts, baseline := from>>6, uint64(0), uint64(0)
 	for off := from; off < stop; {
-		s.starts[off>>6] |= 1 << (off & 63)
+		if off>>6 != word {
+			s.setBits(word, starts, baseline)
+			word, starts, baseline = off>>6, 0, 0
+		}
+		bit := uint64(1) << (off & 63)
+		starts |= bit
 		rest := data[off:]
 		if len(rest) < a.minInst {
 			break
 		}
 		if a.sweep != nil {
 			if n, ok := a.sweep(s, addr+uint64(off), rest); ok {
-				s.baseline[off>>6] |= 1 << (off & 63)
+				baseline |= bit
 				off += n
 				continue
 			}
@@ -470,7 +478,19 @@ func sweepRange(a *arch, addr uint64, data []byte, from, stop int, lo, hi uint64
 			s.note(&d.out[i])
 		}
 	}
+	s.setBits(word, starts, baseline)
 	return s
+}
+
+// setBits adds the start and baseline bits of the 64 bytes at word<<6.
+func (s *summary) setBits(word int, starts, baseline uint64) {
+	if starts == 0 {
+		return // also past the end, where a sweep of nothing stops
+	}
+	s.starts[word] |= starts
+	if baseline != 0 {
+		s.baseline[word] |= baseline
+	}
 }
 
 // decodeRange decodes linearly every instruction that starts in
