@@ -244,9 +244,9 @@ func walk(secs []section, funcs []function, baseline func(code []byte) (int, boo
 			code := s.code[:limit]
 			for off < limit {
 				if s.swept != nil {
-					if size, ok := s.swept.Length(off); ok && size <= limit-off {
-						off += size
-						plain++
+					if n, end := s.swept.Run(off, limit); n > 0 {
+						plain += n
+						off = end
 						continue
 					}
 				}

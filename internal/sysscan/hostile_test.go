@@ -455,24 +455,39 @@ func TestInertSweep(t *testing.T) {
 	t.Logf("%d instructions skipped", skipped)
 }
 
-// checkSwept checks what the sweep hands to the CPU-level analysis: every baseline instruction
-// it records at an offset is the one x86len.Baseline measures there, of the same length.
+// checkSwept checks what the sweep hands to the CPU-level analysis: from any offset, the run
+// of baseline instructions it counts up to a limit (the end of the code, or a function start
+// nearby) is what x86len.Baseline measures there one by one, up to that limit.
 func checkSwept(t *testing.T, name string, data []byte, sum *summary) {
 	t.Helper()
 	sw := &x86len.Sweep{Addr: 0x1000, Code: data, Starts: sum.starts, Baseline: sum.baseline}
-	recorded := 0
+	rng := rand.New(rand.NewSource(int64(len(data))))
+	counted, checked := 0, 0 // offsets before checked lie in a run already measured
 	for off := range data {
-		n, ok := sw.Length(off)
-		if !ok {
+		if off < checked {
 			continue
 		}
-		recorded++
-		if want, wantOK := x86len.Baseline(data[off:]); !wantOK || want != n {
-			t.Fatalf("%s +%#x: the sweep records a baseline instruction of %d bytes, x86len.Baseline measures %d (%v): % x",
-				name, off, n, want, wantOK, data[off:min(off+16, len(data))])
+		limit := len(data)
+		if rng.Intn(2) == 0 {
+			limit = min(off+1+rng.Intn(100), len(data))
 		}
+		n, end := sw.Run(off, limit)
+		pos := off
+		for k := range n {
+			m, ok := x86len.Baseline(data[pos:limit])
+			if !ok {
+				t.Fatalf("%s +%#x: instruction %d of a run of %d up to +%#x is not one x86len.Baseline measures: % x",
+					name, pos, k, n, limit, data[pos:min(pos+16, len(data))])
+			}
+			pos += m
+		}
+		if pos != end {
+			t.Fatalf("%s +%#x: a run of %d up to +%#x ends at +%#x, x86len.Baseline says +%#x", name, off, n, limit, end, pos)
+		}
+		counted += n
+		checked = end
 	}
-	if recorded == 0 && len(data) > 1<<16 {
+	if counted == 0 && len(data) > 1<<16 {
 		t.Fatalf("%s: the sweep recorded no baseline instruction", name)
 	}
 }

@@ -32,27 +32,83 @@ type Sweep struct {
 	Baseline []uint64
 }
 
-// Length returns the length of the baseline instruction the sweep started at Code[off]; false
-// when it started none there, or another one. It is Baseline(Code[off:]), without decoding.
-func (s *Sweep) Length(off int) (int, bool) {
-	i := off >> 6
-	if off < 0 || i >= len(s.Baseline) || i >= len(s.Starts) || s.Baseline[i]&(1<<(off&63)) == 0 {
-		return 0, false
+// Run counts the baseline instructions the sweep found back to back from Code[off] on, up to
+// the first other one and without going past Code[limit]: n of them, the last ending at end. It
+// is what measuring them one by one with Baseline would find, in a few operations for every 64
+// bytes instead of a decoding of each instruction. n is 0 and end off when the sweep did not
+// start a baseline instruction at off that ends by limit.
+func (s *Sweep) Run(off, limit int) (n, end int) {
+	if off < 0 || off >= limit || limit > len(s.Code) || !s.bit(s.Baseline, off) || !s.bit(s.Starts, off) {
+		return 0, off
 	}
-	// The next start lies within maxLength bytes: in this word or the next.
-	if rest := s.Starts[i] >> (off & 63) >> 1; rest != 0 {
-		return 1 + bits.TrailingZeros64(rest), true
+	// The first start after off that is not a baseline one ends the run, if it comes by limit.
+	for i := off >> 6; i <= limit>>6 && i < len(s.Starts) && i < len(s.Baseline); i++ {
+		other := s.Starts[i] &^ s.Baseline[i]
+		if i == off>>6 {
+			other &^= 2<<(off&63) - 1
+		}
+		if other != 0 {
+			if at := i<<6 + bits.TrailingZeros64(other); at <= limit {
+				return s.count(off, at), at
+			}
+			break
+		}
 	}
-	n := 64 - off&63
-	if i+1 < len(s.Starts) && s.Starts[i+1] != 0 {
-		n += bits.TrailingZeros64(s.Starts[i+1])
-	} else {
-		n = len(s.Code) - off
+	// All the way to limit: the last instruction must end there, not beyond.
+	if next := s.next(limit); next == limit {
+		return s.count(off, limit), limit
 	}
-	if n < 1 || n > maxLength || off+n > len(s.Code) {
-		return 0, false
+	last := s.prev(limit)
+	return s.count(off, last), last
+}
+
+func (s *Sweep) bit(words []uint64, i int) bool {
+	return i>>6 < len(words) && words[i>>6]&(1<<(i&63)) != 0
+}
+
+// count is the number of starts in [from, to).
+func (s *Sweep) count(from, to int) int {
+	n := 0
+	for i := from >> 6; i<<6 < to; i++ {
+		w := s.Starts[i]
+		if i == from>>6 {
+			w &^= 1<<(from&63) - 1
+		}
+		if i == to>>6 {
+			w &= 1<<(to&63) - 1
+		}
+		n += bits.OnesCount64(w)
 	}
-	return n, true
+	return n
+}
+
+// next is the first start at or after i, or the end of the code, where the last instruction
+// ends.
+func (s *Sweep) next(i int) int {
+	for w := i >> 6; w < len(s.Starts); w++ {
+		rest := s.Starts[w]
+		if w == i>>6 {
+			rest &^= 1<<(i&63) - 1
+		}
+		if rest != 0 {
+			return w<<6 + bits.TrailingZeros64(rest)
+		}
+	}
+	return len(s.Code)
+}
+
+// prev is the last start before i; there is one at or after off whenever Run asks.
+func (s *Sweep) prev(i int) int {
+	for w := (i - 1) >> 6; w >= 0; w-- {
+		before := s.Starts[w]
+		if w == i>>6 {
+			before &= 1<<(i&63) - 1
+		}
+		if before != 0 {
+			return w<<6 + 63 - bits.LeadingZeros64(before)
+		}
+	}
+	return 0
 }
 
 // Covers reports whether the sweep measured code at addr: the same bytes, or the first of them.
