@@ -7,6 +7,7 @@ import (
 	"debug/elf"
 	"fmt"
 	"runtime/debug"
+	"slices"
 	"strings"
 	"sync"
 
@@ -257,18 +258,24 @@ type panicError struct {
 
 func (e *panicError) Error() string { return fmt.Sprint(e.value) }
 
-// readOnlyData returns the read-only data of f, bounded, for string searches.
+// readOnlyData returns the read-only data of f, bounded, for string searches. The sections
+// are joined into one copy, made at its final size; a single one is searched where it is.
 func readOnlyData(f *elf.File) []byte {
 	const limit = 64 << 20
-	var out []byte
+	var parts [][]byte
+	size := 0
 	for _, name := range []string{".rodata", ".rodata.str1.1", ".data.rel.ro"} {
-		if s := f.Section(name); s != nil && s.Type != elf.SHT_NOBITS && s.Size < limit && uint64(len(out))+s.Size < limit {
+		if s := f.Section(name); s != nil && s.Type != elf.SHT_NOBITS && s.Size < limit && uint64(size)+s.Size < limit {
 			if data, err := elfimage.SectionData(s); err == nil {
-				out = append(out, data...)
+				parts = append(parts, data)
+				size += len(data)
 			}
 		}
 	}
-	return out
+	if len(parts) == 1 {
+		return parts[0]
+	}
+	return slices.Concat(parts...)
 }
 
 func glibcFloor(n distro.Needs) *GlibcFloor {
