@@ -105,8 +105,8 @@ type arch struct {
 	levels []string // index 0 is the baseline
 	// level maps a feature to an index into levels; features missing from it do not raise the level.
 	level map[string]int
-	// decoder returns a decodeFunc for one goroutine's use.
-	decoder func() decodeFunc
+	// decoder returns a decodeFunc for one goroutine's use, and done to call after the last use.
+	decoder func() (decode decodeFunc, done func())
 	// baseline, when not nil, measures an instruction that needs no extension; false sends it
 	// to decoder.
 	baseline func(code []byte) (size int, ok bool)
@@ -188,7 +188,8 @@ func analyze(f *elf.File, a *arch, swept []*x86len.Sweep, chosen []Range) (*Repo
 
 	var counts map[string]int
 	use := func(feature string) { counts[feature]++ }
-	decode := a.decoder()
+	decode, done := a.decoder()
+	defer done()
 	plain := walk(secs, funcs, a.baseline, func(code []byte, pc uint64, fn *function) int {
 		counts = r.Counts
 		if fn != nil && fn.dispatched {

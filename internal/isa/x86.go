@@ -27,9 +27,10 @@ var x86Arch = &arch{
 	// analysis. TestPlainX86Length checks the lengths against x86asm on real code, and that
 	// x86asm finds no feature in them.
 	baseline: x86len.Baseline,
-	decoder: func() decodeFunc {
-		memo := new(x86memo.Memo)
-		return func(code []byte, pc uint64, use func(string)) (int, bool) { return decodeX86(memo, code, pc, use) }
+	decoder: func() (decodeFunc, func()) {
+		memo := x86memo.Get()
+		decode := func(code []byte, pc uint64, use func(string)) (int, bool) { return decodeX86(memo, code, pc, use) }
+		return decode, func() { x86memo.Put(memo) }
 	},
 	references: x86References,
 	variant: variantTokens("sse2", "sse3", "ssse3", "sse4", "sse41", "sse42", "avx", "avx2", "avx512",

@@ -122,9 +122,9 @@ type loadReg struct {
 
 type decoder struct {
 	out      []inst
-	lastPage pageReg // aarch64: the last adrp, for PLT stubs
-	lastLoad loadReg // aarch64: the last load through it
-	memo     x86memo.Memo
+	lastPage pageReg       // aarch64: the last adrp, for PLT stubs
+	lastLoad loadReg       // aarch64: the last load through it
+	memo     *x86memo.Memo // nil remembers nothing
 }
 
 func (d *decoder) emit(i inst) { d.out = append(d.out, i) }
@@ -453,7 +453,8 @@ func sweepRange(a *arch, addr uint64, data []byte, from, stop int, lo, hi uint64
 	// programs and libraries of issue 3's set): room for one every 16 saves growing the list in
 	// most sections, which copies it.
 	s.calls = make([]ref, 0, (stop-from)/16+16)
-	d := &decoder{}
+	d := &decoder{memo: x86memo.Get()}
+	defer x86memo.Put(d.memo)
 	// The bits of the 64 bytes at word<<6 gather in registers until the sweep leaves them:
 	// setting each in memory made the sweep wait on its own stores.
 	word, starts, baseline := from>>6, uint64(0), uint64(0)
@@ -863,6 +864,11 @@ func (p *program) confirmHints(t map[uint64][]loc, sites []site, changed map[uin
 // analyse runs the data flow to a fixed point: each round finds the
 // trampolines the last one's results reveal and redoes their callers.
 func (p *program) analyse() *Result {
+	p.dec.memo = x86memo.Get()
+	defer func() {
+		x86memo.Put(p.dec.memo)
+		p.dec.memo = nil
+	}()
 	tramps := map[uint64][]loc{}
 	z := &analyzer{arch: p.arch, funcStarts: p.funcStarts, tramps: tramps, pending: map[uint64]*state{}}
 	unitSites := make([][]site, len(p.units))
