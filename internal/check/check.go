@@ -7,6 +7,7 @@ import (
 	"debug/elf"
 	"fmt"
 	"runtime/debug"
+	"slices"
 	"strings"
 	"sync"
 
@@ -17,7 +18,9 @@ import (
 	"github.com/portabin/portabin/internal/risk"
 	"github.com/portabin/portabin/internal/sbom"
 	"github.com/portabin/portabin/internal/syscalls"
+	"github.com/portabin/portabin/internal/sysscan"
 	"github.com/portabin/portabin/internal/target"
+	"github.com/portabin/portabin/internal/x86len"
 )
 
 // Schema names the version of the JSON report; it changes when a field changes meaning.
@@ -124,11 +127,14 @@ func File(path string, req Requirements) (rep *Report, err error) {
 	if err != nil {
 		return nil, err
 	}
-	f, err := openELF(path)
+	// The file is mapped (openELF): if it shrinks under the analyses, reading the lost pages
+	// faults, which must be the panic recovered above rather than the end of the program.
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+	f, release, err := openELF(path)
 	if err != nil {
 		return nil, fmt.Errorf("reading ELF %s: %w", path, err)
 	}
-	defer f.Close()
+	defer release()
 
 	rep = &Report{
 		Schema: Schema, Path: path, Class: info.Class.String(), ByteOrder: info.Data.String(),
@@ -168,12 +174,22 @@ func File(path string, req Requirements) (rep *Report, err error) {
 			}
 		}
 	}
-	rep.Kernel = kernel(f, rep.Arch, runtimes{
+	// The sweep of the code for its system calls also measures, once for both analyses, the
+	// instructions that need no CPU extension.
+	scan, err := sysscan.Scan(f)
+	if err != nil {
+		scan = nil
+	}
+	rep.Kernel = kernel(f, scan, rep.Arch, runtimes{
 		libc: rep.Libc.Name, static: info.Linking != elfinfo.Dynamic, gob: gob, gofuncs: gofuncs,
 		// The paths of std's sources, in its panic messages.
 		rust: bytes.Contains(rodata, []byte("library/std/src/")),
 	})
-	if r, err := isa.Analyze(f, chosen...); err == nil && r.Level != "" {
+	var swept []*x86len.Sweep
+	if scan != nil {
+		swept = scan.Swept
+	}
+	if r, err := isa.AnalyzeSwept(f, swept, chosen...); err == nil && r.Level != "" {
 		rep.CPU = &CPU{Level: r.Level, Features: r.Features, Notes: append(r.LevelNotes, r.Notes...)}
 		if r.Dispatched {
 			rep.CPU.Dispatched = r.DispatchedLevel
@@ -213,15 +229,24 @@ func File(path string, req Requirements) (rep *Report, err error) {
 // (internal/elfimage); larger ones, which no program needs to be, are read section by section.
 const maxImage = 512 << 20
 
-func openELF(path string) (*elf.File, error) {
+// openELF opens the file at path; release frees it, after which nothing read from f may be
+// used: the bytes its sections give may be the file's, mapped into memory.
+func openELF(path string) (f *elf.File, release func(), err error) {
 	img, err := elfimage.Read(path, maxImage)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if img == nil {
-		return elf.Open(path)
+		if f, err = elf.Open(path); err != nil {
+			return nil, nil, err
+		}
+		return f, func() { f.Close() }, nil
 	}
-	return elf.NewFile(img)
+	if f, err = elf.NewFile(img); err != nil {
+		img.Close()
+		return nil, nil, err
+	}
+	return f, func() { img.Close() }, nil
 }
 
 // panicError is a panic File recovered from: the file gets a one-line error, and the fuzz test
@@ -233,18 +258,24 @@ type panicError struct {
 
 func (e *panicError) Error() string { return fmt.Sprint(e.value) }
 
-// readOnlyData returns the read-only data of f, bounded, for string searches.
+// readOnlyData returns the read-only data of f, bounded, for string searches. The sections
+// are joined into one copy, made at its final size; a single one is searched where it is.
 func readOnlyData(f *elf.File) []byte {
 	const limit = 64 << 20
-	var out []byte
+	var parts [][]byte
+	size := 0
 	for _, name := range []string{".rodata", ".rodata.str1.1", ".data.rel.ro"} {
-		if s := f.Section(name); s != nil && s.Type != elf.SHT_NOBITS && s.Size < limit && uint64(len(out))+s.Size < limit {
+		if s := f.Section(name); s != nil && s.Type != elf.SHT_NOBITS && s.Size < limit && uint64(size)+s.Size < limit {
 			if data, err := elfimage.SectionData(s); err == nil {
-				out = append(out, data...)
+				parts = append(parts, data)
+				size += len(data)
 			}
 		}
 	}
-	return out
+	if len(parts) == 1 {
+		return parts[0]
+	}
+	return slices.Concat(parts...)
 }
 
 func glibcFloor(n distro.Needs) *GlibcFloor {

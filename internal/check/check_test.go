@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"strings"
 	"sync"
 	"testing"
@@ -13,7 +14,9 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/portabin/portabin/internal/ctest"
+	"github.com/portabin/portabin/internal/isa"
 	"github.com/portabin/portabin/internal/syscalls"
+	"github.com/portabin/portabin/internal/sysscan"
 )
 
 // Each program makes one new system call with no fallback; check must report exactly the
@@ -222,6 +225,52 @@ func TestConcurrentFiles(t *testing.T) {
 	for i, rep := range got {
 		if diff := cmp.Diff(want[i%len(files)], rep); diff != "" {
 			t.Errorf("%s checked concurrently differs (-alone +concurrently):\n%s", files[i%len(files)], diff)
+		}
+	}
+}
+
+// A file is mapped into memory while it is analysed; one that shrinks meanwhile faults where
+// its pages went, and that must give an error, not end the program: from the analyses'
+// goroutine, guarded as File guards it, and from the goroutines that sweep a large section.
+func TestShrunkFile(t *testing.T) {
+	exe, err := os.Executable() // a Go program: megabytes of code, swept in parallel
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile(exe)
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "shrinking")
+	if err := os.WriteFile(path, data, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	f, release, err := openELF(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer release()
+	if err := os.Truncate(path, 4096); err != nil {
+		t.Fatal(err)
+	}
+	for name, analyse := range map[string]func() error{
+		"sysscan": func() error { _, err := sysscan.Scan(f); return err },
+		"isa":     func() error { _, err := isa.Analyze(f); return err },
+	} {
+		done := make(chan error)
+		go func() {
+			defer func() {
+				if r := recover(); r != nil {
+					done <- fmt.Errorf("panic: %v", r)
+				}
+			}()
+			debug.SetPanicOnFault(true)
+			done <- analyse()
+		}()
+		if err := <-done; err == nil {
+			t.Errorf("%s: no error for a file that lost its code", name)
+		} else if strings.HasPrefix(err.Error(), "panic") {
+			t.Errorf("%s: %v", name, err)
 		}
 	}
 }

@@ -43,12 +43,12 @@ func TestFactsAgreeWithReadelf(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		f, err := openELF(path)
+		f, release, err := openELF(path)
 		if err != nil {
 			t.Fatal(err)
 		}
 		e := elfFacts(f, path, info)
-		f.Close()
+		release()
 
 		// Dynamic entries: readelf names each tag in parentheses, NULL included.
 		var tags, want []string

@@ -147,8 +147,8 @@ type runtimes struct {
 }
 
 // kernel derives the oldest kernel from the architecture, the ABI tag, the Go release and the
-// system calls of f.
-func kernel(f *elf.File, arch string, rt runtimes) Kernel {
+// system calls of f, as sysscan found them (res is nil when they could not be analysed).
+func kernel(f *elf.File, res *sysscan.Result, arch string, rt runtimes) Kernel {
 	libc, gob := rt.libc, rt.gob
 	var k Kernel
 	best, decided := syscalls.Version{}, ""
@@ -171,7 +171,7 @@ func kernel(f *elf.File, arch string, rt runtimes) Kernel {
 		}
 		raise(mustVersion(gob.kernelFloor()), "Go release "+release)
 	}
-	if res, err := sysscan.Scan(f); err == nil && res != nil {
+	if res != nil {
 		k.Analysed = true
 		k.Unknown = res.Unknown
 		var funcs interface{ at(uint64) []string } = functions(f)

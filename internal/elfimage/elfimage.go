@@ -7,6 +7,11 @@
 // the reads they replace gave (debug/elf's Data, or io.ReadAll of Open up to a limit); only
 // when the file was made from an Image do they slice its bytes instead of copying. The bytes
 // they give must not be written to: they may be the file's, shared by every reader.
+//
+// Read maps the file rather than copying it: copying a file into fresh memory costs more than
+// any analysis of its headers (the kernel copies it, faults the new pages in, and Go clears
+// them first). A mapped file that shrinks while it is read faults on the pages it lost, so every
+// goroutine that reads an Image's bytes turns on debug.SetPanicOnFault and recovers.
 package elfimage
 
 import (
@@ -15,15 +20,18 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"syscall"
 )
 
 // Image is a whole file in memory, an io.ReaderAt for elf.NewFile.
 type Image struct {
-	data []byte
+	data   []byte
+	mapped bool
 }
 
 // Read reads the file at path whole when it holds at most limit bytes; a larger one gives a nil
-// Image, and is best read section by section from the file.
+// Image, and is best read section by section from the file. The Image must be closed, and
+// nothing read from it used afterwards.
 func Read(path string, limit int64) (*Image, error) {
 	f, err := os.Open(path)
 	if err != nil {
@@ -37,6 +45,13 @@ func Read(path string, limit int64) (*Image, error) {
 	if st.Size() > limit || !st.Mode().IsRegular() {
 		return nil, nil
 	}
+	if st.Size() > 0 && int64(int(st.Size())) == st.Size() {
+		// Read-only and private: a bug that writes into the bytes faults instead of changing
+		// the file. Where mapping fails (a file system without mmap), the file is read.
+		if data, err := syscall.Mmap(int(f.Fd()), 0, int(st.Size()), syscall.PROT_READ, syscall.MAP_PRIVATE); err == nil {
+			return &Image{data: data, mapped: true}, nil
+		}
+	}
 	data := make([]byte, st.Size())
 	n, err := io.ReadFull(f, data)
 	if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) {
@@ -48,6 +63,16 @@ func Read(path string, limit int64) (*Image, error) {
 
 // New makes an Image of data, which must not change while the Image is used.
 func New(data []byte) *Image { return &Image{data: data} }
+
+// Close releases the Image: a mapped file is unmapped, and the bytes read from it are gone.
+func (m *Image) Close() error {
+	data, mapped := m.data, m.mapped
+	m.data, m.mapped = nil, false
+	if mapped {
+		return syscall.Munmap(data)
+	}
+	return nil
+}
 
 // ReadAt copies like any io.ReaderAt.
 func (m *Image) ReadAt(p []byte, off int64) (int, error) {

@@ -81,6 +81,7 @@ func TestAppendDoesNotWrite(t *testing.T) {
 	if err != nil || img == nil {
 		t.Fatalf("Read: %v", err)
 	}
+	defer img.Close()
 	before := bytes.Clone(img.data)
 	f, err := elf.NewFile(img)
 	if err != nil {

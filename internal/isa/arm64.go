@@ -22,9 +22,9 @@ var arm64Arch = &arch{
 		"fp16": 2, "dotprod": 2, "sve": 2, "sha3": 2, "sha512": 2, "sm4": 2, "rcpc": 2, "rcpc2": 2,
 		"sme": 3,
 	},
-	decoder:    func() decodeFunc { return decodeARM64 },
+	decoder:    func() (decodeFunc, func()) { return decodeARM64, func() {} },
 	references: arm64References,
-	refs:       func() refsFunc { return arm64Refs },
+	refs:       func() (refsFunc, func()) { return arm64Refs, func() {} },
 	variant: func(name string) bool {
 		return outlineAtomic.MatchString(name) || arm64Variant(name) || openSSLARMv8(name)
 	},

@@ -153,7 +153,8 @@ func capabilityDispatch(f *elf.File, syms []elf.Symbol, secs []section, a *arch,
 		}
 	}
 
-	refs := a.refs()
+	refs, done := a.refs()
+	defer done()
 	worth := func(addr uint64) bool {
 		_, slot := funcSlots[addr]
 		return slot || isVar(addr) || slots[addr] || unitAt(addr) >= 0

@@ -22,6 +22,7 @@ import (
 	"sort"
 
 	"github.com/portabin/portabin/internal/elfimage"
+	"github.com/portabin/portabin/internal/x86len"
 )
 
 // Report is what an executable's instructions require of the CPU.
@@ -63,7 +64,14 @@ const maxCode = 256 << 20
 //
 // chosen marks code that the caller knows is chosen at run time, as whole functions are by
 // IFUNC: the Go code of a cgo program, which picks newer instructions after asking the CPU.
-func Analyze(f *elf.File, chosen ...Range) (report *Report, err error) {
+func Analyze(f *elf.File, chosen ...Range) (*Report, error) {
+	return AnalyzeSwept(f, nil, chosen...)
+}
+
+// AnalyzeSwept is Analyze for x86-64 code that another analysis has swept already (sysscan's
+// Result.Swept): the baseline instructions that sweep measured are counted without measuring
+// them again. The Report is the same.
+func AnalyzeSwept(f *elf.File, swept []*x86len.Sweep, chosen ...Range) (report *Report, err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			report, err = nil, fmt.Errorf("analysing instructions: malformed ELF file: %v", r)
@@ -81,7 +89,10 @@ func Analyze(f *elf.File, chosen ...Range) (report *Report, err error) {
 			Notes: []string{fmt.Sprintf("instructions of %s are not analysed", archName(f))},
 		}, nil
 	}
-	r, err := analyze(f, a, chosen)
+	if a.baseline == nil {
+		swept = nil // the sweep measured x86-64 instructions
+	}
+	r, err := analyze(f, a, swept, chosen)
 	if err != nil {
 		return nil, fmt.Errorf("analysing instructions: %w", err)
 	}
@@ -94,15 +105,16 @@ type arch struct {
 	levels []string // index 0 is the baseline
 	// level maps a feature to an index into levels; features missing from it do not raise the level.
 	level map[string]int
-	// decoder returns a decodeFunc for one goroutine's use.
-	decoder func() decodeFunc
+	// decoder returns a decodeFunc for one goroutine's use, and done to call after the last use.
+	decoder func() (decode decodeFunc, done func())
 	// baseline, when not nil, measures an instruction that needs no extension; false sends it
 	// to decoder.
 	baseline func(code []byte) (size int, ok bool)
 	// references returns the code addresses that a resolver function loads (IFUNC targets).
 	references func(code []byte, pc uint64) []uint64
-	// refs returns a refsFunc for one goroutine's use (capvar.go).
-	refs func() refsFunc
+	// refs returns a refsFunc for one goroutine's use (capvar.go), and a function to call when
+	// done with it.
+	refs func() (refsFunc, func())
 	// variant reports whether a function name marks a CPU-specific variant (dispatch.go).
 	variant func(name string) bool
 	// probe is the feature of the instruction that asks the CPU what it has (CPUID).
@@ -152,6 +164,8 @@ type decodeFunc func(code []byte, pc uint64, use func(feature string)) (size int
 type section struct {
 	addr uint64
 	code []byte
+	// swept, when not nil, measured the baseline instructions of code before.
+	swept *x86len.Sweep
 }
 
 // Rank orders the levels of one architecture: 1 for the baseline ("x86-64-v1", "armv8-a"),
@@ -168,11 +182,18 @@ func Rank(level string) int {
 // Range is the code from Start up to End.
 type Range struct{ Start, End uint64 }
 
-func analyze(f *elf.File, a *arch, chosen []Range) (*Report, error) {
+func analyze(f *elf.File, a *arch, swept []*x86len.Sweep, chosen []Range) (*Report, error) {
 	r := &Report{Arch: a.name, Counts: map[string]int{}, DispatchedCounts: map[string]int{}}
 	secs, truncated, err := codeSections(f)
 	if err != nil {
 		return nil, err
+	}
+	for i := range secs {
+		for _, sw := range swept {
+			if sw.Covers(secs[i].addr, secs[i].code) {
+				secs[i].swept = sw
+			}
+		}
 	}
 	if truncated {
 		r.Notes = append(r.Notes, fmt.Sprintf("only the first %d MiB of code were analysed", maxCode>>20))
@@ -184,7 +205,8 @@ func analyze(f *elf.File, a *arch, chosen []Range) (*Report, error) {
 
 	var counts map[string]int
 	use := func(feature string) { counts[feature]++ }
-	decode := a.decoder()
+	decode, done := a.decoder()
+	defer done()
 	plain := walk(secs, funcs, a.baseline, func(code []byte, pc uint64, fn *function) int {
 		if fn == nil && gapsAreData || fn != nil && fn.data {
 			return len(code) // up to the next function
@@ -225,7 +247,8 @@ func analyze(f *elf.File, a *arch, chosen []Range) (*Report, error) {
 // there resynchronises the decoder after data or padding that it misread. Instructions that
 // baseline (when not nil) measures need no CPU extension and are only counted; walk returns
 // how many there were. Nearly all of a program's instructions are such, so they are measured
-// in the tight loop itself.
+// in the tight loop itself, or taken from the section's earlier sweep where it started the
+// same instruction (it started at the same place and ends before the function does).
 func walk(secs []section, funcs []function, baseline func(code []byte) (int, bool), decode func(code []byte, pc uint64, fn *function) (size int)) (plain int) {
 	for _, s := range secs {
 		next := sort.Search(len(funcs), func(i int) bool { return funcs[i].start > s.addr })
@@ -241,6 +264,13 @@ func walk(secs []section, funcs []function, baseline func(code []byte) (int, boo
 			}
 			code := s.code[:limit]
 			for off < limit {
+				if s.swept != nil {
+					if n, end := s.swept.Run(off, limit); n > 0 {
+						plain += n
+						off = end
+						continue
+					}
+				}
 				if baseline != nil {
 					if size, ok := baseline(code[off:]); ok {
 						off += size

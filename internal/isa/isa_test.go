@@ -13,6 +13,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/portabin/portabin/internal/ctest"
+	"github.com/portabin/portabin/internal/sysscan"
 	"github.com/portabin/portabin/internal/x86memo"
 )
 
@@ -192,6 +193,21 @@ func analyzeFile(t testing.TB, path string) *Report {
 	r, err := Analyze(f)
 	if err != nil {
 		t.Fatal(err)
+	}
+	// Reusing what the sweep for system calls measured changes nothing.
+	scan, err := sysscan.Scan(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f.Machine == elf.EM_X86_64 && len(scan.Swept) == 0 {
+		t.Fatal("sysscan swept no x86-64 code")
+	}
+	swept, err := AnalyzeSwept(f, scan.Swept)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(r, swept); diff != "" {
+		t.Errorf("AnalyzeSwept differs from Analyze (-Analyze +AnalyzeSwept):\n%s", diff)
 	}
 	return r
 }
@@ -487,13 +503,16 @@ func TestRefs(t *testing.T) {
 		return out
 	}
 	// mov 0x10(%rip),%eax; call .+0x25; mov %eax,0x8(%rip); lea 0x4(%rip),%rdx
-	x86 := collect(x86Arch.refs(), []byte{0x8b, 0x05, 0x10, 0, 0, 0, 0xe8, 0x20, 0, 0, 0, 0x89, 0x05, 0x08, 0, 0, 0,
+	x86refs, done := x86Arch.refs()
+	defer done()
+	x86 := collect(x86refs, []byte{0x8b, 0x05, 0x10, 0, 0, 0, 0xe8, 0x20, 0, 0, 0, 0x89, 0x05, 0x08, 0, 0, 0,
 		0x48, 0x8d, 0x15, 0x04, 0, 0, 0}, 0x401000)
 	if want := []ref{{0x401016, loaded}, {0x40102b, branched}, {0x401019, stored}, {0x40101c, formed}}; !slices.Equal(x86, want) {
 		t.Errorf("x86: got %#x, want %#x", x86, want)
 	}
 	// adrp x0, .+0x1000; ldr w1, [x0, #0x10]; bl .+0x100; b.eq .-8; str w1, [x0, #0x8]
-	arm := collect(arm64Arch.refs(), []byte{0x00, 0x00, 0x00, 0xb0, 0x01, 0x10, 0x40, 0xb9, 0x40, 0x00, 0x00, 0x94,
+	armrefs, _ := arm64Arch.refs()
+	arm := collect(armrefs, []byte{0x00, 0x00, 0x00, 0xb0, 0x01, 0x10, 0x40, 0xb9, 0x40, 0x00, 0x00, 0x94,
 		0xc0, 0xff, 0xff, 0x54, 0x01, 0x08, 0x00, 0xb9}, 0x400000)
 	if want := []ref{{0x401010, loaded}, {0x400108, branched}, {0x400004, branched}, {0x401008, stored}}; !slices.Equal(arm, want) {
 		t.Errorf("arm64: got %#x, want %#x", arm, want)

@@ -23,17 +23,23 @@ var x86Arch = &arch{
 		"avx512ifma": 3, "avx512bf16": 3, "avx512fp16": 3, "avx512vp2intersect": 3, "avx512er": 3,
 		"avx512pf": 3, "avx512-4fmaps": 3, "avx10": 3,
 	},
-	baseline: baselineX86Length,
-	decoder: func() decodeFunc {
-		memo := new(x86memo.Memo)
-		return func(code []byte, pc uint64, use func(string)) (int, bool) { return decodeX86(memo, code, pc, use) }
+	// x86asm spends about half a microsecond on each instruction, and most of a program's
+	// instructions need no CPU extension: measured without decoding, they do not dominate the
+	// analysis. TestPlainX86Length checks the lengths against x86asm on real code, and that
+	// x86asm finds no feature in them.
+	baseline: x86len.Baseline,
+	decoder: func() (decodeFunc, func()) {
+		memo := x86memo.Get()
+		decode := func(code []byte, pc uint64, use func(string)) (int, bool) { return decodeX86(memo, code, pc, use) }
+		return decode, func() { x86memo.Put(memo) }
 	},
 	references: x86References,
-	refs: func() refsFunc {
-		memo := new(x86memo.Memo)
-		return func(code []byte, pc uint64, worth func(uint64) bool, visit func(uint64, refKind)) {
+	refs: func() (refsFunc, func()) {
+		memo := x86memo.Get()
+		refs := func(code []byte, pc uint64, worth func(uint64) bool, visit func(uint64, refKind)) {
 			x86Refs(memo, code, pc, worth, visit)
 		}
+		return refs, func() { x86memo.Put(memo) }
 	},
 	variant: variantTokens("sse2", "sse3", "ssse3", "sse4", "sse41", "sse42", "avx", "avx2", "avx512",
 		"avx512f", "avx512bw", "avx512vl", "evex", "evex256", "evex512", "fma", "fma3", "fma4", "bmi2", "rtm",
@@ -50,7 +56,7 @@ var x86Arch = &arch{
 
 // decodeX86 decodes one instruction in 64-bit mode.
 func decodeX86(memo *x86memo.Memo, code []byte, pc uint64, use func(string)) (int, bool) {
-	if n, ok := baselineX86Length(code); ok {
+	if n, ok := x86len.Baseline(code); ok {
 		return n, true
 	}
 	if n := x86asmGap(code); n > 0 {
@@ -428,7 +434,7 @@ func x86References(code []byte, pc uint64) []uint64 {
 func x86Refs(memo *x86memo.Memo, code []byte, pc uint64, worth func(uint64) bool, visit func(addr uint64, how refKind)) {
 	for off := 0; off < len(code); {
 		at := pc + uint64(off)
-		n, plain := baselineX86Length(code[off:])
+		n, plain := x86len.Baseline(code[off:])
 		if plain {
 			inst := code[off : off+n]
 			if target, ok := plainBranch(inst, at); ok {

@@ -44,7 +44,7 @@ func TestPlainX86Length(t *testing.T) {
 
 	plain, total := 0, 0
 	compare := func(code []byte) {
-		n, ok := baselineX86Length(code)
+		n, ok := x86len.Baseline(code)
 		if !ok {
 			return
 		}

@@ -186,9 +186,11 @@ func TestParallelDecode(t *testing.T) {
 				t.Fatal(err)
 			}
 			if !slices.Equal(linear.starts, chunked.starts) || !slices.Equal(linear.calls, chunked.calls) ||
-				!slices.Equal(linear.enters, chunked.enters) || !slices.Equal(linear.consts, chunked.consts) {
+				!slices.Equal(linear.enters, chunked.enters) || !slices.Equal(linear.consts, chunked.consts) ||
+				!slices.Equal(linear.baseline, chunked.baseline) {
 				t.Errorf("%s on %s: chunked sweep differs from linear (%d vs %d calls)", name, a.name, len(chunked.calls), len(linear.calls))
 			}
+			checkSwept(t, name, data, chunked)
 			var d decoder
 			for _, in := range decodeRange(a, &d, 0x1000, data, 0, len(data)) {
 				if !linear.start(int(in.addr - 0x1000)) {
@@ -197,6 +199,23 @@ func TestParallelDecode(t *testing.T) {
 			}
 		}
 	}
+}
+
+// TestUnsyncedChunks sweeps code whose chunks never agree on an instruction start (mov eax,
+// imm32 after mov eax, imm32: every fifth byte starts one, counted from where a sweep began), so
+// that the chunks are stitched where they meet: the lengths the sweep hands on must still be
+// right there.
+func TestUnsyncedChunks(t *testing.T) {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(2))
+	data := bytes.Repeat([]byte{0xb8}, 1<<20) // the chunks meet at 1<<19, not a multiple of 5
+	sum, err := sweepSection(amd64, 0x1000, data, 0x1000, 0x1000+uint64(len(data)), false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !sum.start(1<<19-3) || !sum.start(1<<19) { // 3 bytes apart: no single sweep
+		t.Fatal("the chunks agreed after all: the test proves nothing")
+	}
+	checkSwept(t, "mov eax", data, sum)
 }
 
 func FuzzScan(f *testing.F) {
@@ -428,11 +447,49 @@ func TestInertSweep(t *testing.T) {
 				}
 			}
 		}
+		checkSwept(t, name, data, got)
 	}
 	if skipped == 0 {
 		t.Fatal("nothing was skipped: the test proves nothing")
 	}
 	t.Logf("%d instructions skipped", skipped)
+}
+
+// checkSwept checks what the sweep hands to the CPU-level analysis: from any offset, the run
+// of baseline instructions it counts up to a limit (the end of the code, or a function start
+// nearby) is what x86len.Baseline measures there one by one, up to that limit.
+func checkSwept(t *testing.T, name string, data []byte, sum *summary) {
+	t.Helper()
+	sw := &x86len.Sweep{Addr: 0x1000, Code: data, Starts: sum.starts, Baseline: sum.baseline}
+	rng := rand.New(rand.NewSource(int64(len(data))))
+	counted, checked := 0, 0 // offsets before checked lie in a run already measured
+	for off := range data {
+		if off < checked {
+			continue
+		}
+		limit := len(data)
+		if rng.Intn(2) == 0 {
+			limit = min(off+1+rng.Intn(100), len(data))
+		}
+		n, end := sw.Run(off, limit)
+		pos := off
+		for k := range n {
+			m, ok := x86len.Baseline(data[pos:limit])
+			if !ok {
+				t.Fatalf("%s +%#x: instruction %d of a run of %d up to +%#x is not one x86len.Baseline measures: % x",
+					name, pos, k, n, limit, data[pos:min(pos+16, len(data))])
+			}
+			pos += m
+		}
+		if pos != end {
+			t.Fatalf("%s +%#x: a run of %d up to +%#x ends at +%#x, x86len.Baseline says +%#x", name, off, n, limit, end, pos)
+		}
+		counted += n
+		checked = end
+	}
+	if counted == 0 && len(data) > 1<<16 {
+		t.Fatalf("%s: the sweep recorded no baseline instruction", name)
+	}
 }
 
 // realTexts returns the .text of this test binary ("self") and of each seed executable

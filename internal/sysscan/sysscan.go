@@ -16,13 +16,16 @@ import (
 	"debug/elf"
 	"errors"
 	"fmt"
+	mathbits "math/bits" // bits is the arm64 decoder's
 	"runtime"
+	"runtime/debug"
 	"slices"
 	"sort"
 	"strings"
 	"sync"
 
 	"github.com/portabin/portabin/internal/elfimage"
+	"github.com/portabin/portabin/internal/x86len"
 	"github.com/portabin/portabin/internal/x86memo"
 )
 
@@ -69,6 +72,10 @@ type Result struct {
 	// loads the function's address, so that it may be called from anywhere.
 	// Calls through pointers stored in data are not seen.
 	Callers map[uint64][]uint64
+	// Swept holds, for x86-64, where the sweep found the instructions of each code section and
+	// which of them need no CPU extension, so that the CPU-level analysis (internal/isa) need
+	// not measure them again.
+	Swept []*x86len.Sweep
 }
 
 // arch describes what the analysis needs to know about an architecture
@@ -87,7 +94,8 @@ type arch struct {
 	// sweep measures, when it can, the instruction at addr and adds to s
 	// what translating it would add (nothing, for an instruction that makes
 	// no call, jump, kernel entry or constant), so that the sweep need not
-	// translate it. May be nil.
+	// translate it. May be nil. Every instruction it measures is one that x86len.Baseline
+	// measures, of the same length, so the summary records them for Result.Swept.
 	sweep    func(s *summary, addr uint64, b []byte) (int, bool)
 	parallel bool // decode may run on several goroutines at once
 }
@@ -114,9 +122,9 @@ type loadReg struct {
 
 type decoder struct {
 	out      []inst
-	lastPage pageReg // aarch64: the last adrp, for PLT stubs
-	lastLoad loadReg // aarch64: the last load through it
-	memo     x86memo.Memo
+	lastPage pageReg       // aarch64: the last adrp, for PLT stubs
+	lastLoad loadReg       // aarch64: the last load through it
+	memo     *x86memo.Memo // nil remembers nothing
 }
 
 func (d *decoder) emit(i inst) { d.out = append(d.out, i) }
@@ -133,9 +141,11 @@ type codeSection struct {
 // keeping a whole library's decoded instructions takes gigabytes.
 type summary struct {
 	starts []uint64 // bitmap: bit i is set when an instruction starts at byte i
-	calls  []ref    // calls and jumps to a known address or through a GOT slot
-	enters []uint64 // syscall and int 0x80 instructions
-	consts []ref    // constants inside the code: maybe a trampoline's address, taken
+	// baseline marks the starts of the instructions arch.sweep measured (x86len.Sweep).
+	baseline []uint64
+	calls    []ref    // calls and jumps to a known address or through a GOT slot
+	enters   []uint64 // syscall and int 0x80 instructions
+	consts   []ref    // constants inside the code: maybe a trampoline's address, taken
 	// lo and hi bound the executable sections, for consts.
 	lo, hi uint64
 }
@@ -147,8 +157,12 @@ type ref struct {
 	flags        uint8
 }
 
-func newSummary(size int, lo, hi uint64) *summary {
-	return &summary{starts: make([]uint64, (size+63)/64), lo: lo, hi: hi}
+func newSummary(size int, lo, hi uint64, baseline bool) *summary {
+	s := &summary{starts: make([]uint64, (size+63)/64), lo: lo, hi: hi}
+	if baseline {
+		s.baseline = make([]uint64, len(s.starts))
+	}
+	return s
 }
 
 func (s *summary) start(off int) bool { return s.starts[off>>6]&(1<<(off&63)) != 0 }
@@ -235,7 +249,13 @@ func scan(f *elf.File, catch bool) (*Result, error) {
 		}
 	}
 	p := newProgram(f, a, secs)
-	return p.analyse(), nil
+	res := p.analyse()
+	if a.sweep != nil {
+		for _, s := range secs {
+			res.Swept = append(res.Swept, &x86len.Sweep{Addr: s.addr, Code: s.data, Starts: s.sum.starts, Baseline: s.sum.baseline})
+		}
+	}
+	return res, nil
 }
 
 func archOf(f *elf.File) (*arch, error) {
@@ -333,6 +353,9 @@ func sweepSection(a *arch, addr uint64, data []byte, lo, hi uint64, catch bool) 
 		go func(i int) {
 			defer wg.Done()
 			if catch {
+				// The code may be a file mapped into memory (internal/elfimage) that faults
+				// where the file shrank: malformed input too.
+				debug.SetPanicOnFault(true)
 				defer func() {
 					if r := recover(); r != nil {
 						errs[i] = malformed(r)
@@ -348,7 +371,7 @@ func sweepSection(a *arch, addr uint64, data []byte, lo, hi uint64, catch bool) 
 			return nil, err
 		}
 	}
-	out := newSummary(len(data), lo, hi)
+	out := newSummary(len(data), lo, hi, a.sweep != nil)
 	ncalls, nconsts := 0, 0
 	for _, p := range parts {
 		ncalls, nconsts = ncalls+len(p.calls), nconsts+len(p.consts)
@@ -359,8 +382,16 @@ func sweepSection(a *arch, addr uint64, data []byte, lo, hi uint64, catch bool) 
 		to := len(data)
 		if i+1 < n {
 			to = syncPoint(p, parts[i+1], bounds[i+1], stops[i])
+			if !p.start(to) && out.baseline != nil {
+				// No common start: the instructions before to do not end where the
+				// next part's begin, so their lengths cannot be read from the starts.
+				clearBits(p.baseline, max(to-16, from), to)
+			}
 		}
 		copyBits(out.starts, p.starts, from, to)
+		if out.baseline != nil {
+			copyBits(out.baseline, p.baseline, from, to)
+		}
 		first, end := addr+uint64(from), addr+uint64(to)
 		in := func(r ref) bool { return r.addr >= first && r.addr < end }
 		for _, r := range p.calls {
@@ -407,21 +438,40 @@ func copyBits(dst, src []uint64, from, to int) {
 	}
 }
 
+// clearBits clears bits [from, to) of dst.
+func clearBits(dst []uint64, from, to int) {
+	for off := from; off < to; off++ {
+		dst[off>>6] &^= 1 << (off & 63)
+	}
+}
+
 // sweepRange decodes linearly every instruction that starts in
 // data[from:stop] and summarises what it finds.
 func sweepRange(a *arch, addr uint64, data []byte, from, stop int, lo, hi uint64) *summary {
-	s := newSummary(len(data), lo, hi)
-	// Compiled code has a call or jump every 20 to 30 bytes.
-	s.calls = make([]ref, 0, (stop-from)/24+16)
-	d := &decoder{}
+	s := newSummary(len(data), lo, hi, a.sweep != nil)
+	// Compiled code has a call or jump every 14 to 30 bytes (one in 21.6 over the 2,611
+	// programs and libraries of issue 3's set): room for one every 16 saves growing the list in
+	// most sections, which copies it.
+	s.calls = make([]ref, 0, (stop-from)/16+16)
+	d := &decoder{memo: x86memo.Get()}
+	defer x86memo.Put(d.memo)
+	// The bits of the 64 bytes at word<<6 gather in registers until the sweep leaves them:
+	// setting each in memory made the sweep wait on its own stores.
+	word, starts, baseline := from>>6, uint64(0), uint64(0)
 	for off := from; off < stop; {
-		s.starts[off>>6] |= 1 << (off & 63)
+		if off>>6 != word {
+			s.setBits(word, starts, baseline)
+			word, starts, baseline = off>>6, 0, 0
+		}
+		bit := uint64(1) << (off & 63)
+		starts |= bit
 		rest := data[off:]
 		if len(rest) < a.minInst {
 			break
 		}
 		if a.sweep != nil {
 			if n, ok := a.sweep(s, addr+uint64(off), rest); ok {
+				baseline |= bit
 				off += n
 				continue
 			}
@@ -432,7 +482,19 @@ func sweepRange(a *arch, addr uint64, data []byte, from, stop int, lo, hi uint64
 			s.note(&d.out[i])
 		}
 	}
+	s.setBits(word, starts, baseline)
 	return s
+}
+
+// setBits adds the start and baseline bits of the 64 bytes at word<<6.
+func (s *summary) setBits(word int, starts, baseline uint64) {
+	if starts == 0 {
+		return // also past the end, where a sweep of nothing stops
+	}
+	s.starts[word] |= starts
+	if baseline != 0 {
+		s.baseline[word] |= baseline
+	}
 }
 
 // decodeRange decodes linearly every instruction that starts in
@@ -482,14 +544,15 @@ func newProgram(f *elf.File, a *arch, secs []*codeSection) *program {
 		imports:  map[uint64]bool{},
 	}
 	p.funcStarts = append(p.funcStarts, f.Entry)
-	inCode := func(v uint64) bool {
-		for _, s := range secs {
+	section := func(v uint64) int {
+		for i, s := range secs {
 			if v >= s.addr && v < s.end() {
-				return true
+				return i
 			}
 		}
-		return false
+		return -1
 	}
+	inCode := func(v uint64) bool { return section(v) >= 0 }
 	syms, _ := f.Symbols()
 	dsyms, _ := f.DynamicSymbols()
 	for _, list := range [][]elf.Symbol{syms, dsyms} {
@@ -512,15 +575,40 @@ func newProgram(f *elf.File, a *arch, secs []*codeSection) *program {
 			p.hinted[slot] = a.argLoc(i)
 		}
 	}
+	// Compiled code calls every few dozen bytes, mostly functions called before: a bitmap of
+	// each section collects the targets once each, in order, where sorting every call's target
+	// took a twentieth of check's time.
+	called := make([][]uint64, len(secs))
+	for i, s := range secs {
+		called[i] = make([]uint64, (len(s.data)+63)/64)
+	}
 	for _, s := range secs {
 		for _, c := range s.sum.calls {
-			if c.op == opCall && c.flags&fSlot == 0 && inCode(c.target) {
-				p.funcStarts = append(p.funcStarts, c.target)
+			if c.op != opCall || c.flags&fSlot != 0 {
+				continue
+			}
+			if i := section(c.target); i >= 0 {
+				off := c.target - secs[i].addr
+				called[i][off>>6] |= 1 << (off & 63)
 			}
 		}
 	}
+	var targets []uint64
+	for i, s := range secs {
+		for w, set := range called[i] {
+			for ; set != 0; set &= set - 1 {
+				targets = append(targets, s.addr+uint64(w<<6+mathbits.TrailingZeros64(set)))
+			}
+		}
+	}
+	// Each target is marked in the first section that holds it, and sections come in address
+	// order, so overlapping ones too give their targets in order; sorting keeps that true of
+	// sections in any order.
+	if !slices.IsSorted(targets) {
+		slices.Sort(targets)
+	}
 	slices.Sort(p.funcStarts)
-	p.funcStarts = slices.Compact(p.funcStarts)
+	p.funcStarts = slices.Compact(mergeSorted(p.funcStarts, targets))
 	// A stub that jumps through a named GOT slot is that import's PLT entry.
 	for _, s := range secs {
 		for _, c := range s.sum.calls {
@@ -539,6 +627,19 @@ func newProgram(f *elf.File, a *arch, secs []*codeSection) *program {
 	}
 	p.splitUnits()
 	return p
+}
+
+// mergeSorted merges two sorted lists into one.
+func mergeSorted(a, b []uint64) []uint64 {
+	out := make([]uint64, 0, len(a)+len(b))
+	for len(a) > 0 && len(b) > 0 {
+		if a[0] <= b[0] {
+			out, a = append(out, a[0]), a[1:]
+		} else {
+			out, b = append(out, b[0]), b[1:]
+		}
+	}
+	return append(append(out, a...), b...)
 }
 
 func bindRank(b elf.SymBind) int {
@@ -674,13 +775,37 @@ func (p *program) indexUnits() (entering []int, calls []callRef) {
 
 // callersOf lists, in order, the units that call or jump to any of fns.
 func callersOf(calls []callRef, fns map[uint64]bool) []int {
+	var filter addrFilter
+	for fn, ok := range fns {
+		if ok {
+			filter.add(fn)
+		}
+	}
 	var us []int
 	for _, c := range calls {
-		if fns[c.target] && (len(us) == 0 || us[len(us)-1] != c.unit) {
+		if filter.mayHave(c.target) && fns[c.target] && (len(us) == 0 || us[len(us)-1] != c.unit) {
 			us = append(us, c.unit)
 		}
 	}
 	return us
+}
+
+// addrFilter tells, without hashing into a map, that most addresses are not among a few: the
+// calls of a large program, tens of millions, are looked up in the handful of functions that
+// make system calls, in every round of the analysis. One bit in 4096 stands for each address
+// added; an address whose bit is set may be among them.
+type addrFilter [64]uint64
+
+func filterBit(addr uint64) uint64 { return addr * 0x9e3779b97f4a7c15 >> 52 }
+
+func (f *addrFilter) add(addr uint64) {
+	b := filterBit(addr)
+	f[b>>6] |= 1 << (b & 63)
+}
+
+func (f *addrFilter) mayHave(addr uint64) bool {
+	b := filterBit(addr)
+	return f[b>>6]&(1<<(b&63)) != 0
 }
 
 func (p *program) runUnit(z *analyzer, u int) []site {
@@ -739,6 +864,11 @@ func (p *program) confirmHints(t map[uint64][]loc, sites []site, changed map[uin
 // analyse runs the data flow to a fixed point: each round finds the
 // trampolines the last one's results reveal and redoes their callers.
 func (p *program) analyse() *Result {
+	p.dec.memo = x86memo.Get()
+	defer func() {
+		x86memo.Put(p.dec.memo)
+		p.dec.memo = nil
+	}()
 	tramps := map[uint64][]loc{}
 	z := &analyzer{arch: p.arch, funcStarts: p.funcStarts, tramps: tramps, pending: map[uint64]*state{}}
 	unitSites := make([][]site, len(p.units))
@@ -828,17 +958,25 @@ func (p *program) result(tramps map[uint64][]loc, sites []site, calls []callRef)
 	// calls come in the order of their units, and consts after them, so a caller already
 	// listed for fn is the last one: checking it keeps the lists free of repeats in one pass,
 	// however many calls a hostile file makes to one function.
+	var sited addrFilter
+	for fn := range res.Callers {
+		sited.add(fn)
+	}
 	addCaller := func(fn, from uint64) {
 		if list, ok := res.Callers[fn]; ok && (len(list) == 0 || list[len(list)-1] != from) {
 			res.Callers[fn] = append(list, from)
 		}
 	}
 	for _, c := range calls {
-		addCaller(c.target, p.units[c.unit].from)
+		if sited.mayHave(c.target) {
+			addCaller(c.target, p.units[c.unit].from)
+		}
 	}
 	for _, sec := range p.secs {
 		for _, c := range sec.sum.consts {
-			addCaller(c.target, 0)
+			if sited.mayHave(c.target) {
+				addCaller(c.target, 0)
+			}
 		}
 	}
 	for n := range numbers {

@@ -424,6 +424,10 @@ func quietX86(d *decoder, addr uint64, b []byte) (int, bool) {
 // immediate into a register that come next in number, summarised exactly as translating them
 // and noting the result would.
 func sweepX86(s *summary, addr uint64, b []byte) (int, bool) {
+	// Most instructions are neither branches nor constants: those are measured first.
+	if n, ok := plainInert(b); ok {
+		return n, true
+	}
 	if len(b) >= 6 {
 		switch op := b[0]; {
 		case op == 0xe8 || op == 0xe9:
@@ -542,17 +546,33 @@ var inertRule = func() (r [256]uint8) {
 	return r
 }()
 
+// plainInert is inertX86's common case, an opcode that needs no closer look after no prefix
+// or a REX prefix: what x86len.Plain measures of it. It gives what inertX86 gives, or false.
+func plainInert(b []byte) (int, bool) {
+	if len(b) == 0 {
+		return 0, false
+	}
+	op := b[0]
+	if op&0xf0 == 0x40 {
+		if len(b) < 3 {
+			return 0, false // as inertX86 refuses it
+		}
+		op = b[1]
+	}
+	if inertRule[op] != inertAlways {
+		return 0, false
+	}
+	return x86len.Plain(b)
+}
+
 // inertX86 measures the instructions whose translation the sweep would throw away: every plain
 // or vector instruction x86len measures except those that may call, jump, enter the kernel or
 // load a constant (mov of an immediate into a register, lea of an address without registers,
 // xor or sub of a register with itself); and int3, whose runs decodeX86 takes as one
 // instruction.
 func inertX86(b []byte) (int, bool) {
-	if len(b) > 0 && inertRule[b[0]] == inertAlways {
-		// The common case: an opcode without prefixes that needs no closer look.
-		if n, ok := x86len.Plain(b); ok {
-			return n, true
-		}
+	if n, ok := plainInert(b); ok {
+		return n, true
 	}
 	pre, _ := x86len.Prefixes(b)
 	p := pre

@@ -106,6 +106,18 @@ func buildForms() (one, two [256 * 8]form) {
 	}
 	set(&two, m, 0xaf, 0xb6, 0xb7, 0xbe, 0xbf)
 	setReg(&two, m, 0x1f, 0)
+	// Bit scans and tests, double shifts, byte swaps, prefetches and ud2 (which compilers put
+	// after every call that does not return, and Rust and Go after every failed check): all
+	// baseline, and without them a few percent of the instructions went to the decoder. bsf
+	// and bsr are the forms without F3 (tzcnt, lzcnt), and F3 is not plain.
+	set(&two, v|fNoShort, 0x0b)
+	set(&two, m, 0xa3, 0xab, 0xb3, 0xbb, 0xbc, 0xbd, 0xa5, 0xad)
+	set(&two, m|fImm8, 0xa4, 0xac)
+	setReg(&two, m|fImm8, 0xba, 4, 5, 6, 7)
+	for op := 0xc8; op <= 0xcf; op++ {
+		set(&two, v|fNoShort, op) // bswap; with 66 undefined
+	}
+	setReg(&two, m|fMemOnly, 0x18, 0, 1, 2, 3)
 	return one, two
 }
 
