@@ -5,7 +5,6 @@ import (
 	"slices"
 	"sort"
 	"strings"
-	"unicode"
 
 	"github.com/ianlancetaylor/demangle"
 
@@ -268,32 +267,39 @@ func tokenTest(tokens []string, cxx bool) func(string) bool {
 	for _, t := range tokens {
 		set[t] = true
 	}
-	hasToken := func(name string, sep func(rune) bool) bool {
-		for _, tok := range strings.FieldsFunc(name, sep) {
-			if set[strings.ToLower(tok)] {
-				return true
+	// Every symbol of a program passes here: the name is lowered once (without a copy when it
+	// has no capitals) and cut into tokens without allocating.
+	hasToken := func(name string, sep func(byte) bool) bool {
+		start := 0
+		for i := 0; i <= len(name); i++ {
+			if i == len(name) || sep(name[i]) {
+				if i > start && set[name[start:i]] {
+					return true
+				}
+				start = i + 1
 			}
 		}
 		return false
 	}
-	underscore := func(r rune) bool { return r == '_' || r == '.' }
-	word := func(r rune) bool { return !unicode.IsLetter(r) && !unicode.IsDigit(r) }
+	underscore := func(b byte) bool { return b == '_' || b == '.' }
+	word := func(b byte) bool { return !('a' <= b && b <= 'z' || '0' <= b && b <= '9') }
 	return func(name string) bool {
 		if i := strings.IndexByte(name, '@'); i >= 0 {
 			name = name[:i]
 		}
-		if hasToken(name, underscore) {
+		lower := strings.ToLower(name)
+		if hasToken(lower, underscore) {
 			return true
 		}
 		// Demangle only names that hold a token somewhere, and not hostile ones: a long name
 		// could make the demangler recurse deeply or expand back-references without end.
 		if !cxx || !strings.HasPrefix(name, "_Z") || len(name) > maxMangled || !slices.ContainsFunc(tokens, func(t string) bool {
-			return strings.Contains(strings.ToLower(name), t)
+			return strings.Contains(lower, t)
 		}) {
 			return false
 		}
 		demangled, err := demangle.ToString(name, demangle.NoParams, demangle.NoTemplateParams, demangle.MaxLength(12))
-		return err == nil && hasToken(demangled, word)
+		return err == nil && hasToken(strings.ToLower(demangled), word)
 	}
 }
 
