@@ -62,9 +62,10 @@ type unit struct {
 	callers    []int32
 }
 
-// capabilityDispatch marks the functions of funcs that are reached only from code testing a
-// capability variable, as described above, and returns a note when it marked any.
-func capabilityDispatch(f *elf.File, syms []elf.Symbol, secs []section, a *arch, funcs []function) ([]function, string) {
+// capabilityDispatch adds to funcs, sorted and sized by reachNext, the functions reached only
+// from code testing a capability variable, as described above, and returns a note when it
+// added any. syms and dyn are f's symbol tables.
+func capabilityDispatch(f *elf.File, syms, dyn []elf.Symbol, secs []section, a *arch, funcs []function) ([]function, string) {
 	if a.refs == nil {
 		return funcs, ""
 	}
@@ -94,7 +95,7 @@ func capabilityDispatch(f *elf.File, syms []elf.Symbol, secs []section, a *arch,
 		return false
 	}
 
-	units := capabilityUnits(funcs, secs)
+	units := capabilityUnits(funcs)
 	starts := make(map[uint64]int32, len(units))
 	for i, u := range units {
 		starts[u.start] = int32(i)
@@ -125,11 +126,9 @@ func capabilityDispatch(f *elf.File, syms []elf.Symbol, secs []section, a *arch,
 	if i, ok := starts[f.Entry]; ok {
 		units[i].external = true
 	}
-	if dyn, err := f.DynamicSymbols(); err == nil {
-		for _, s := range dyn {
-			if i, ok := starts[s.Value]; ok && s.Section != elf.SHN_UNDEF && elf.ST_BIND(s.Info) != elf.STB_LOCAL {
-				units[i].external = true
-			}
+	for _, s := range dyn {
+		if i, ok := starts[s.Value]; ok && s.Section != elf.SHN_UNDEF && elf.ST_BIND(s.Info) != elf.STB_LOCAL {
+			units[i].external = true
 		}
 	}
 	if f.Class == elf.ELFCLASS64 {
@@ -280,63 +279,20 @@ func capabilityDispatch(f *elf.File, syms []elf.Symbol, secs []section, a *arch,
 	return funcs, fmt.Sprintf("%d function%s reached only from code that reads %s, from other code chosen for the CPU or from code that nothing reaches count as chosen at run time", chosen, plural, strings.Join(names, " or "))
 }
 
-// labels returns the untyped code symbols outside every function as functions: hand-written
-// assembly that lacks a .type directive (OpenSSL's __bn_postx4x_internal, musl's _start). Arm's
-// mapping symbols ($x, $d) are not labels.
-func labels(f *elf.File, syms []elf.Symbol, secs []section, funcs []function) []function {
-	var spans []function
-	for _, fn := range funcs {
-		if fn.end > fn.start {
-			spans = append(spans, fn)
-		}
-	}
-	sort.Slice(spans, func(i, j int) bool { return spans[i].start < spans[j].start })
-	reach := make([]uint64, len(spans)) // the largest end among spans[:i+1]
-	for i, fn := range spans {
-		reach[i] = fn.end
-		if i > 0 {
-			reach[i] = max(reach[i], reach[i-1])
-		}
-	}
-	var out []function
-	for _, s := range syms {
-		if elf.ST_TYPE(s.Info) != elf.STT_NOTYPE || s.Section == elf.SHN_UNDEF || strings.HasPrefix(s.Name, "$") || !inCode(secs, s.Value) || !inExecutableSection(f, s) {
-			continue
-		}
-		if i := sort.Search(len(spans), func(i int) bool { return spans[i].start > s.Value }) - 1; i >= 0 && reach[i] > s.Value {
-			continue
-		}
-		out = append(out, function{start: s.Value, end: s.Value + s.Size})
-	}
-	return out
-}
-
-// capabilityUnits turns the code of funcs into sorted units, one per start address (the largest
-// end, known if any symbol there is), a size-less one reaching the next start.
-func capabilityUnits(funcs []function, secs []section) []unit {
-	var sorted []function
-	for _, fn := range funcs {
-		if !fn.data {
-			sorted = append(sorted, fn)
-		}
-	}
-	sort.Slice(sorted, func(i, j int) bool { return sorted[i].start < sorted[j].start })
+// capabilityUnits turns the code of funcs, sorted and sized by reachNext, into units, one per
+// start address: the largest end, known if any symbol there is.
+func capabilityUnits(funcs []function) []unit {
 	var units []unit
-	for _, fn := range sorted {
+	for _, fn := range funcs {
+		if fn.data {
+			continue
+		}
 		if n := len(units); n > 0 && units[n-1].start == fn.start {
 			units[n-1].end = max(units[n-1].end, fn.end)
 			units[n-1].known = units[n-1].known || fn.dispatched
 			continue
 		}
 		units = append(units, unit{start: fn.start, end: fn.end, known: fn.dispatched})
-	}
-	for i := range units {
-		if units[i].end <= units[i].start {
-			units[i].end = sectionEnd(secs, units[i].start)
-			if i+1 < len(units) {
-				units[i].end = min(units[i].end, units[i+1].start)
-			}
-		}
 	}
 	return units
 }

@@ -92,11 +92,10 @@ func functions(f *elf.File, secs []section, a *arch, chosen []Range) (funcs []fu
 	// A shared library's exported IFUNC symbols (libm's sin, exp, pow, ...) are in the dynamic
 	// symbol table, which stripping keeps, and are resolved through their own relocations, not
 	// IRELATIVE ones.
-	if dyn, err := f.DynamicSymbols(); err == nil {
-		for _, s := range dyn {
-			if elf.ST_TYPE(s.Info) == stt_GNU_IFUNC && s.Section != elf.SHN_UNDEF && inCode(secs, s.Value) {
-				ifuncs = append(ifuncs, s.Value)
-			}
+	dyn, _ := f.DynamicSymbols() // none in a static executable
+	for _, s := range dyn {
+		if elf.ST_TYPE(s.Info) == stt_GNU_IFUNC && s.Section != elf.SHN_UNDEF && inCode(secs, s.Value) {
+			ifuncs = append(ifuncs, s.Value)
 		}
 	}
 	resolvers := append(irelativeResolvers(f), ifuncs...)
@@ -129,20 +128,20 @@ func functions(f *elf.File, secs []section, a *arch, chosen []Range) (funcs []fu
 			funcs[i].dispatched = true
 		}
 	}
-	funcs, capNote := capabilityDispatch(f, syms, secs, a, funcs)
+	reachNext(funcs, secs)
+	funcs, capNote := capabilityDispatch(f, syms, dyn, secs, a, funcs)
 	if capNote != "" {
 		note = strings.TrimPrefix(note+"; "+capNote, "; ")
 	}
-	return flatten(funcs, secs), note, gapsAreData
+	return flatten(funcs), note, gapsAreData
 }
 
 // stt_GNU_IFUNC is STT_GNU_IFUNC, which debug/elf knows only as STT_LOOS.
 const stt_GNU_IFUNC = elf.STT_LOOS
 
-// flatten turns possibly overlapping symbols into sorted, disjoint pieces: a size-less symbol
-// reaches the next one, a piece is dispatched when any symbol covering it is (a variant's
-// local helpers are variants too), and data when only data objects cover it.
-func flatten(funcs []function, secs []section) []function {
+// reachNext sorts funcs by start and makes each size-less symbol reach the next start, code or
+// data, within its section.
+func reachNext(funcs []function, secs []section) {
 	sort.Slice(funcs, func(i, j int) bool { return funcs[i].start < funcs[j].start })
 	nextStart := uint64(0) // the first start above funcs[i].start; 0 for none
 	for i := len(funcs) - 1; i >= 0; i-- {
@@ -156,6 +155,13 @@ func flatten(funcs []function, secs []section) []function {
 			}
 		}
 	}
+}
+
+// flatten turns possibly overlapping symbols, sized by reachNext, into sorted, disjoint pieces:
+// a piece is dispatched when any symbol covering it is (a variant's local helpers are variants
+// too), and data when only data objects cover it.
+func flatten(funcs []function) []function {
+	sort.Slice(funcs, func(i, j int) bool { return funcs[i].start < funcs[j].start })
 	type event struct {
 		at                     uint64
 		active, variants, code int
@@ -308,6 +314,37 @@ const maxMangled = 2048
 
 // maxTable caps relocation and unwind tables read for the dispatch search.
 const maxTable = 64 << 20
+
+// labels returns the untyped code symbols outside every function as functions: hand-written
+// assembly that lacks a .type directive (OpenSSL's __bn_postx4x_internal, musl's _start). Arm's
+// mapping symbols ($x, $d) are not labels.
+func labels(f *elf.File, syms []elf.Symbol, secs []section, funcs []function) []function {
+	var spans []function
+	for _, fn := range funcs {
+		if fn.end > fn.start {
+			spans = append(spans, fn)
+		}
+	}
+	sort.Slice(spans, func(i, j int) bool { return spans[i].start < spans[j].start })
+	reach := make([]uint64, len(spans)) // the largest end among spans[:i+1]
+	for i, fn := range spans {
+		reach[i] = fn.end
+		if i > 0 {
+			reach[i] = max(reach[i], reach[i-1])
+		}
+	}
+	var out []function
+	for _, s := range syms {
+		if elf.ST_TYPE(s.Info) != elf.STT_NOTYPE || s.Section == elf.SHN_UNDEF || strings.HasPrefix(s.Name, "$") || !inCode(secs, s.Value) || !inExecutableSection(f, s) {
+			continue
+		}
+		if i := sort.Search(len(spans), func(i int) bool { return spans[i].start > s.Value }) - 1; i >= 0 && reach[i] > s.Value {
+			continue
+		}
+		out = append(out, function{start: s.Value, end: s.Value + s.Size})
+	}
+	return out
+}
 
 // inExecutableSection reports whether a symbol is defined in an executable section: in a
 // relocatable object every section starts at 0, so the address alone does not tell.
