@@ -154,10 +154,7 @@ func TestUnanalysedMachine(t *testing.T) {
 		t.Fatal(err)
 	}
 	binary.LittleEndian.PutUint16(data[18:], uint16(elf.EM_S390)) // e_machine
-	path := filepath.Join(t.TempDir(), "s390")
-	if err := os.WriteFile(path, data, 0o755); err != nil {
-		t.Fatal(err)
-	}
+	path := changedFile(t, data)
 	rep, err := File(path, Requirements{})
 	if err != nil {
 		t.Fatal(err)
@@ -273,4 +270,14 @@ func TestShrunkFile(t *testing.T) {
 			t.Errorf("%s: %v", name, err)
 		}
 	}
+}
+
+// changedFile writes a program whose bytes a test has changed to a file of its own.
+func changedFile(t *testing.T, data []byte) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "changed")
+	if err := os.WriteFile(path, data, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return path
 }

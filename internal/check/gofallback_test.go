@@ -294,11 +294,7 @@ func withoutPclntab(t *testing.T, path string) *Report {
 		t.Fatal("no .gopclntab")
 	}
 	copy(data[sec.Offset:], []byte{0, 0, 0, 0})
-	copied := filepath.Join(t.TempDir(), "old")
-	if err := os.WriteFile(copied, data, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	rep, err := File(copied, Requirements{})
+	rep, err := File(changedFile(t, data), Requirements{})
 	if err != nil {
 		t.Fatal(err)
 	}
