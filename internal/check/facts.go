@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 
 	"github.com/portabin/portabin/internal/elfimage"
@@ -52,6 +53,10 @@ type ELFFacts struct {
 	// .gnu.version_r); VersionDefs the versions the file defines (.gnu.version_d).
 	VersionNeeds []VersionNeed `json:"version_needs,omitempty"`
 	VersionDefs  []string      `json:"version_defs,omitempty"`
+	// SymbolVersions says which dynamic symbols carry which version (readelf -V's
+	// .gnu.version), grouped by version in the order of the version indices. Symbols without
+	// one (*local* and *global* in readelf's words) are left out.
+	SymbolVersions []SymbolVersion `json:"symbol_versions,omitempty"`
 }
 
 // dynEntry is one dynamic section entry: its tag and raw value, and both as words
@@ -73,6 +78,17 @@ type Note struct {
 type VersionNeed struct {
 	File     string   `json:"file"`
 	Versions []string `json:"versions"`
+}
+
+// SymbolVersion is a version and the dynamic symbols that carry it: imported ones when File
+// names the library the version is needed from, else ones the file defines.
+type SymbolVersion struct {
+	Version string `json:"version"`
+	File    string `json:"file,omitempty"`
+	// Hidden: the symbols are not linked against this version by default (readelf's "h",
+	// name@VERSION rather than name@@VERSION), as glibc keeps old variants of a function.
+	Hidden  bool     `json:"hidden,omitempty"`
+	Symbols []string `json:"symbols"`
 }
 
 // Bounds on what hostile headers can make facts list.
@@ -146,7 +162,49 @@ func elfFacts(f *elf.File, path string, info *elfinfo.Info) *ELFFacts {
 			e.VersionDefs = append(e.VersionDefs, d.Name)
 		}
 	}
+	e.SymbolVersions = symbolVersions(f)
 	return e
+}
+
+// symbolVersions groups f's versioned dynamic symbols by version index and hidden bit.
+func symbolVersions(f *elf.File) []SymbolVersion {
+	syms, err := f.DynamicSymbols()
+	if err != nil {
+		return nil
+	}
+	// A version's key is its index, the order readelf -V numbers them in, with the hidden
+	// symbols of a version after the rest.
+	key := func(v elf.VersionIndex) int {
+		k := int(v.Index()) << 1
+		if v.IsHidden() {
+			k |= 1
+		}
+		return k
+	}
+	at := map[int]int{}
+	var out []SymbolVersion
+	for _, s := range syms {
+		if !s.HasVersion || s.VersionIndex.Index() < 2 || s.Version == "" {
+			continue // *local*, *global*, or an index that names no version
+		}
+		i, ok := at[key(s.VersionIndex)]
+		if !ok {
+			i = len(out)
+			at[key(s.VersionIndex)] = i
+			out = append(out, SymbolVersion{Version: s.Version, File: s.Library, Hidden: s.VersionIndex.IsHidden()})
+		}
+		out[i].Symbols = append(out[i].Symbols, s.Name)
+	}
+	order := make([]int, 0, len(at))
+	for k := range at {
+		order = append(order, k)
+	}
+	slices.Sort(order)
+	sorted := make([]SymbolVersion, 0, len(out))
+	for _, k := range order {
+		sorted = append(sorted, out[at[k]])
+	}
+	return sorted
 }
 
 func segmentFlags(f elf.ProgFlag) string {

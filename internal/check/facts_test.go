@@ -14,7 +14,8 @@ import (
 )
 
 // The facts check reports beside its conclusions must be the ones readelf prints: dynamic
-// entries (-d), notes (-n), program headers (-l) and version needs (-V), on a dynamic program,
+// entries (-d), notes (-n), program headers (-l), version needs (-V) and the versions of the
+// dynamic symbols (--dyn-syms), on a dynamic program,
 // the C library and this static Go test program.
 func TestFactsAgreeWithReadelf(t *testing.T) {
 	if _, err := exec.LookPath("readelf"); err != nil {
@@ -128,7 +129,30 @@ func TestFactsAgreeWithReadelf(t *testing.T) {
 		if !slices.Equal(needs, wantNeeds) {
 			t.Errorf("%s: version needs %q, readelf %q", path, needs, wantNeeds)
 		}
-		t.Logf("%s: %d dynamic entries, %d segments, %d notes, %d libraries with versions", path, len(e.Dynamic), len(e.Segments), len(e.Notes), len(e.VersionNeeds))
+		// Symbol versions: readelf --dyn-syms names a versioned symbol name@VERSION when it is
+		// imported or a hidden version, name@@VERSION when it is the default, and the symbol
+		// that marks a version's definition by its bare name.
+		var versioned, wantVersioned []string
+		for _, v := range e.SymbolVersions {
+			at := "@@"
+			if v.File != "" || v.Hidden {
+				at = "@"
+			}
+			for _, name := range v.Symbols {
+				if name != v.Version {
+					versioned = append(versioned, name+at+v.Version)
+				}
+			}
+		}
+		for _, m := range regexp.MustCompile(`(?m)^\s+\d+: .* (\S+@\S+)(?: \(\d+\))?$`).FindAllStringSubmatch(readelf("--dyn-syms", path), -1) {
+			wantVersioned = append(wantVersioned, m[1])
+		}
+		slices.Sort(versioned)
+		slices.Sort(wantVersioned)
+		if !slices.Equal(versioned, wantVersioned) {
+			t.Errorf("%s: %d versioned symbols, readelf %d; first: %q, readelf %q", path, len(versioned), len(wantVersioned), versioned[:min(len(versioned), 5)], wantVersioned[:min(len(wantVersioned), 5)])
+		}
+		t.Logf("%s: %d dynamic entries, %d segments, %d notes, %d libraries with versions, %d versioned symbols", path, len(e.Dynamic), len(e.Segments), len(e.Notes), len(e.VersionNeeds), len(versioned))
 	}
 }
 
