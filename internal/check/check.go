@@ -135,6 +135,8 @@ func File(path string, req Requirements) (rep *Report, err error) {
 		return nil, fmt.Errorf("reading ELF %s: %w", path, err)
 	}
 	defer release()
+	// The analyses below share one parse of each symbol table.
+	defer elfimage.Remember(f)()
 
 	rep = &Report{
 		Schema: Schema, Path: path, Class: info.Class.String(), ByteOrder: info.Data.String(),

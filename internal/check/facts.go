@@ -168,7 +168,7 @@ func elfFacts(f *elf.File, path string, info *elfinfo.Info) *ELFFacts {
 
 // symbolVersions groups f's versioned dynamic symbols by version index and hidden bit.
 func symbolVersions(f *elf.File) []SymbolVersion {
-	syms, err := f.DynamicSymbols()
+	syms, err := elfimage.DynamicSymbols(f)
 	if err != nil {
 		return nil
 	}

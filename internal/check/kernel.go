@@ -6,6 +6,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/portabin/portabin/internal/elfimage"
 	"github.com/portabin/portabin/internal/syscalls"
 	"github.com/portabin/portabin/internal/sysscan"
 )
@@ -261,7 +262,7 @@ func mustVersion(s string) syscalls.Version {
 type funcTable []elf.Symbol
 
 func functions(f *elf.File) funcTable {
-	syms, err := f.Symbols()
+	syms, err := elfimage.Symbols(f)
 	if err != nil {
 		return nil
 	}

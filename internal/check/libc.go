@@ -51,7 +51,7 @@ func detectLibc(f *elf.File, interp string, needed []string, rodata []byte) Libc
 	if bytes.Contains(rodata, []byte("No error information\x00")) {
 		return Libc{Name: "musl", Evidence: `musl's "No error information" message`}
 	}
-	if syms, err := f.Symbols(); err == nil {
+	if syms, err := elfimage.Symbols(f); err == nil {
 		for _, s := range syms {
 			switch s.Name {
 			case "__libc_start_init", "__syscall_cp_asm", "__init_libc":

@@ -8,6 +8,8 @@ import (
 	"slices"
 	"sort"
 	"strings"
+
+	"github.com/portabin/portabin/internal/elfimage"
 )
 
 // Needs is the symbol-version floor of a program: the newest version of each runtime library's
@@ -140,7 +142,7 @@ func (n Needs) MinGCC() (gcc Version, ok bool) {
 
 // symbolsNeeding returns the imported symbols bound to version, sorted.
 func symbolsNeeding(f *elf.File, version string) []string {
-	syms, err := f.DynamicSymbols()
+	syms, err := elfimage.DynamicSymbols(f)
 	if err != nil {
 		return nil
 	}

@@ -113,3 +113,53 @@ func TestAppendDoesNotWrite(t *testing.T) {
 		t.Fatal("Read of a missing file: no error")
 	}
 }
+
+// While a file is remembered its symbol tables are parsed once and shared; they are what
+// debug/elf gives, and once it is forgotten every call parses again.
+func TestRememberSymbols(t *testing.T) {
+	f, err := elf.Open("/bin/sh") // dynamic symbols; this test program has a symbol table
+	if err != nil {
+		t.Skip(err)
+	}
+	defer f.Close()
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	self, err := elf.Open(exe)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer self.Close()
+	for _, c := range []struct {
+		name  string
+		f     *elf.File
+		read  func(*elf.File) ([]elf.Symbol, error)
+		plain func() ([]elf.Symbol, error)
+	}{
+		{"Symbols", self, Symbols, self.Symbols},
+		{"DynamicSymbols", f, DynamicSymbols, f.DynamicSymbols},
+		{"Symbols of a stripped file", f, Symbols, f.Symbols},
+	} {
+		want, wantErr := c.plain()
+		forget := Remember(c.f)
+		first, err1 := c.read(c.f)
+		second, err2 := c.read(c.f)
+		forget()
+		after, _ := c.read(c.f)
+		if err1 != wantErr || err2 != wantErr {
+			t.Errorf("%s: errors %v and %v, debug/elf %v", c.name, err1, err2, wantErr)
+		}
+		if len(first) != len(want) || len(second) != len(want) {
+			t.Fatalf("%s: %d and %d symbols, debug/elf %d", c.name, len(first), len(second), len(want))
+		}
+		for i := range want {
+			if first[i] != want[i] {
+				t.Fatalf("%s: symbol %d is %+v, debug/elf %+v", c.name, i, first[i], want[i])
+			}
+		}
+		if len(want) > 0 && (&first[0] != &second[0] || &after[0] == &first[0]) {
+			t.Errorf("%s: parsed once while remembered and again after: %v, %v", c.name, &first[0] == &second[0], &after[0] != &first[0])
+		}
+	}
+}

@@ -49,7 +49,7 @@ const (
 // functions come from a symbol table, which names all code: the bytes outside every function
 // and label are padding or data (tables and constants of hand-written assembly), not code.
 func functions(f *elf.File, secs []section, a *arch, chosen []Range) (funcs []function, note string, gapsAreData bool) {
-	syms, _ := f.Symbols() // a missing or broken table leaves .eh_frame
+	syms, _ := elfimage.Symbols(f) // a missing or broken table leaves .eh_frame
 	var ifuncs []uint64
 	var objects []function
 	for _, s := range syms {
@@ -92,7 +92,7 @@ func functions(f *elf.File, secs []section, a *arch, chosen []Range) (funcs []fu
 	// A shared library's exported IFUNC symbols (libm's sin, exp, pow, ...) are in the dynamic
 	// symbol table, which stripping keeps, and are resolved through their own relocations, not
 	// IRELATIVE ones.
-	dyn, _ := f.DynamicSymbols() // none in a static executable
+	dyn, _ := elfimage.DynamicSymbols(f) // none in a static executable
 	for _, s := range dyn {
 		if elf.ST_TYPE(s.Info) == stt_GNU_IFUNC && s.Section != elf.SHN_UNDEF && inCode(secs, s.Value) {
 			ifuncs = append(ifuncs, s.Value)

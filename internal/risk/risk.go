@@ -10,6 +10,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/portabin/portabin/internal/elfimage"
 	"github.com/portabin/portabin/internal/elfinfo"
 )
 
@@ -46,10 +47,10 @@ func Analyze(f *elf.File, info *elfinfo.Info, path string) (findings []Finding, 
 		}
 	}()
 	c := &check{f: f, info: info}
-	if c.syms, err = f.Symbols(); err != nil && !errors.Is(err, elf.ErrNoSymbols) {
+	if c.syms, err = elfimage.Symbols(f); err != nil && !errors.Is(err, elf.ErrNoSymbols) {
 		c.syms = nil // a broken table counts as none
 	}
-	c.dynsyms, _ = f.DynamicSymbols()
+	c.dynsyms, _ = elfimage.DynamicSymbols(f)
 	if c.strs, err = scanStrings(f); err != nil {
 		return nil, fmt.Errorf("checking %s: %w", path, err)
 	}

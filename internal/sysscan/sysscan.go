@@ -553,8 +553,8 @@ func newProgram(f *elf.File, a *arch, secs []*codeSection) *program {
 		return -1
 	}
 	inCode := func(v uint64) bool { return section(v) >= 0 }
-	syms, _ := f.Symbols()
-	dsyms, _ := f.DynamicSymbols()
+	syms, _ := elfimage.Symbols(f)
+	dsyms, _ := elfimage.DynamicSymbols(f)
 	for _, list := range [][]elf.Symbol{syms, dsyms} {
 		for _, s := range list {
 			t := elf.ST_TYPE(s.Info)
