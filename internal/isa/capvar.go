@@ -114,14 +114,28 @@ func capabilityDispatch(f *elf.File, syms, dyn []elf.Symbol, secs []section, a *
 	// aes_v8_ctr32_encrypt_blocks loaded from the GOT).
 	slots := map[uint64]bool{}
 	funcSlots := map[uint64]int32{}
+	slotLo, slotHi := ^uint64(0), uint64(0) // bound both maps' keys, so most lookups need neither
+	codeLo, codeHi := units[0].start, units[len(units)-1].start
 	pointer := func(slot, addr uint64) {
-		if i, ok := starts[addr]; ok {
-			units[i].external = true
-			funcSlots[slot] = i
+		// Most words of data hold no address in code: the bounds spare them the lookup.
+		if addr >= codeLo && addr <= codeHi {
+			if i, ok := starts[addr]; ok {
+				units[i].external = true
+				funcSlots[slot] = i
+				slotLo, slotHi = min(slotLo, slot), max(slotHi, slot)
+			}
 		}
 		if isVar(addr) {
 			slots[slot] = true
+			slotLo, slotHi = min(slotLo, slot), max(slotHi, slot)
 		}
+	}
+	isSlot := func(addr uint64) (funcSlot int32, isFunc, isVarSlot bool) {
+		if addr < slotLo || addr > slotHi {
+			return 0, false, false
+		}
+		funcSlot, isFunc = funcSlots[addr]
+		return funcSlot, isFunc, slots[addr]
 	}
 	if i, ok := starts[f.Entry]; ok {
 		units[i].external = true
@@ -154,9 +168,15 @@ func capabilityDispatch(f *elf.File, syms, dyn []elf.Symbol, secs []section, a *
 
 	refs, done := a.refs()
 	defer done()
+	var walkStart, walkEnd uint64 // the code being walked
 	worth := func(addr uint64) bool {
-		_, slot := funcSlots[addr]
-		return slot || isVar(addr) || slots[addr] || unitAt(addr) >= 0
+		if _, isFunc, isVarSlot := isSlot(addr); isFunc || isVarSlot || isVar(addr) {
+			return true
+		}
+		if addr >= walkStart && addr < walkEnd {
+			return false // most branches: the visit would find the unit walked, and ignore it
+		}
+		return unitAt(addr) >= 0
 	}
 	for i := range units {
 		u := &units[i]
@@ -165,15 +185,17 @@ func capabilityDispatch(f *elf.File, syms, dyn []elf.Symbol, secs []section, a *
 		if i+1 < len(units) {
 			end = min(end, units[i+1].start)
 		}
+		walkStart, walkEnd = u.start, end
 		code := codeAt(secs, u.start, end)
 		refs(code, u.start, worth, func(target uint64, how refKind) {
-			if isVar(target) || slots[target] {
+			k, isFunc, isVarSlot := isSlot(target)
+			if isVarSlot || isVar(target) {
 				u.reads = u.reads || how != stored
 				u.writes = u.writes || how == stored
 				return
 			}
 			j := unitAt(target)
-			if k, ok := funcSlots[target]; ok && how == loaded {
+			if isFunc && how == loaded {
 				j, target, how = int(k), units[k].start, formed
 			}
 			if j < 0 || j == i {
