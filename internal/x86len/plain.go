@@ -118,6 +118,17 @@ func buildForms() (one, two [256 * 8]form) {
 		set(&two, v|fNoShort, op) // bswap; with 66 undefined
 	}
 	setReg(&two, m|fMemOnly, 0x18, 0, 1, 2, 3)
+	// Whether a ModRM byte follows is the opcode's, whatever its reg field: plain reads it from
+	// the entry of reg 0, which is not an instruction for 0F BA (bt, bts, btr, btc are /4 to /7).
+	for _, t := range []*[256 * 8]form{&one, &two} {
+		for op := range 256 {
+			for reg := range 8 {
+				if t[op<<3|reg]&fModRM != 0 {
+					t[op<<3] |= fModRM
+				}
+			}
+		}
+	}
 	return one, two
 }
 

@@ -75,3 +75,21 @@ func secondBytes(op int) []byte {
 	}
 	return all
 }
+
+// Plain measures the forms of an opcode whose reg field 0 is no instruction: the bit tests with
+// an immediate, 0F BA /4 to /7.
+func TestPlainBitTestImmediate(t *testing.T) {
+	for _, c := range []struct {
+		code []byte
+		n    int
+		ok   bool
+	}{
+		{[]byte{0x48, 0x0f, 0xba, 0xe0, 0x20, 0x90}, 5, true}, // bt rax, 32
+		{[]byte{0x0f, 0xba, 0x6c, 0x24, 0x08, 0x03}, 6, true}, // bts dword [rsp+8], 3
+		{[]byte{0x0f, 0xba, 0xc0, 0x01, 0x90, 0x90}, 0, false}, // /0: undefined
+	} {
+		if n, ok := Plain(c.code); n != c.n || ok != c.ok {
+			t.Errorf("% x: Plain %d %v, want %d %v", c.code, n, ok, c.n, c.ok)
+		}
+	}
+}
