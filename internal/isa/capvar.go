@@ -96,6 +96,9 @@ func capabilityDispatch(f *elf.File, syms, dyn []elf.Symbol, secs []section, a *
 	}
 
 	units := capabilityUnits(funcs)
+	if len(units) == 0 {
+		return funcs, "" // data objects only
+	}
 	starts := make(map[uint64]int32, len(units))
 	for i, u := range units {
 		starts[u.start] = int32(i)

@@ -1,6 +1,7 @@
 package isa
 
 import (
+	"debug/elf"
 	"strings"
 	"testing"
 
@@ -94,5 +95,16 @@ func TestCapabilityVariable(t *testing.T) {
 				t.Errorf("notes %q; want one that says %q", notes, tt.note)
 			}
 		})
+	}
+}
+
+// A symbol table whose only symbols in code are data objects gives the search no function to
+// look at, and must not make it fail.
+func TestCapabilityNoFunctions(t *testing.T) {
+	syms := []elf.Symbol{{Name: "OPENSSL_ia32cap_P", Info: elf.ST_INFO(elf.STB_GLOBAL, elf.STT_OBJECT), Section: 20, Value: 0x9000, Size: 16}}
+	funcs := []function{{start: 0x1000, end: 0x1040, data: true}}
+	got, note := capabilityDispatch(&elf.File{}, syms, nil, nil, x86Arch, funcs)
+	if len(got) != 1 || note != "" {
+		t.Errorf("capabilityDispatch gave %v, %q; want the data object alone and no note", got, note)
 	}
 }
