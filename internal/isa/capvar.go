@@ -1,6 +1,8 @@
 package isa
 
 import (
+	"bytes"
+	"cmp"
 	"debug/elf"
 	"fmt"
 	"slices"
@@ -35,6 +37,11 @@ import (
 // or entry point names it. The test itself is not followed: a tester that calls a helper on
 // every path makes that helper look chosen. The note names the variables, so that the user
 // knows the heuristic was applied.
+//
+// When no symbol names one of them (a stripped file, or code of its own), the functions that
+// ask the CPU themselves stand in (probedCells): what they store is taken as the variables, and
+// a function whose address one of them stores is installed, chosen like a variant it tests
+// for. Knowing less of the code, the search then takes no function as never running.
 var capabilityVariables = map[string]bool{
 	"OPENSSL_ia32cap_P": true, "OPENSSL_armcap_P": true,
 	"__cpu_model": true, "__cpu_features2": true, "__aarch64_cpu_features": true,
@@ -59,6 +66,8 @@ type unit struct {
 	tester     bool // reads one, calls a predicate that does, or takes a variant's address
 	calls      int  // references to other functions
 	external   bool // reached in ways the search cannot see
+	probes     bool // asks the CPU for its features, in a file without named variables (probedCells)
+	installed  bool // its address is stored by a function that probes
 	callers    []int32
 }
 
@@ -69,7 +78,13 @@ func capabilityDispatch(f *elf.File, syms, dyn []elf.Symbol, secs []section, a *
 	if a.refs == nil {
 		return funcs, ""
 	}
-	type span struct{ start, end uint64 }
+	if len(funcs) == 0 || len(funcs) > maxUnits {
+		return funcs, ""
+	}
+	units := capabilityUnits(funcs)
+	if len(units) == 0 {
+		return funcs, "" // data objects only
+	}
 	var vars []span
 	var names []string
 	for _, s := range syms {
@@ -83,22 +98,17 @@ func capabilityDispatch(f *elf.File, syms, dyn []elf.Symbol, secs []section, a *
 		}
 	}
 	slices.Sort(names)
-	if len(vars) == 0 || len(funcs) == 0 || len(funcs) > maxUnits {
+	var installs []uint64
+	if len(vars) == 0 {
+		// No variable has a known name (or no symbol table names any): the memory that code
+		// asking the CPU stores its answers to stands in for them.
+		vars, installs = probedCells(a, secs, units)
+	}
+	if len(vars) == 0 && len(installs) == 0 {
 		return funcs, ""
 	}
-	isVar := func(addr uint64) bool {
-		for _, v := range vars {
-			if addr >= v.start && addr < v.end {
-				return true
-			}
-		}
-		return false
-	}
+	isVar := spanSet(vars)
 
-	units := capabilityUnits(funcs)
-	if len(units) == 0 {
-		return funcs, "" // data objects only
-	}
 	starts := make(map[uint64]int32, len(units))
 	for i, u := range units {
 		starts[u.start] = int32(i)
@@ -142,6 +152,11 @@ func capabilityDispatch(f *elf.File, syms, dyn []elf.Symbol, secs []section, a *
 	}
 	if i, ok := starts[f.Entry]; ok {
 		units[i].external = true
+	}
+	for _, addr := range installs {
+		if i, ok := starts[addr]; ok {
+			units[i].installed = true
+		}
 	}
 	for _, s := range dyn {
 		if i, ok := starts[s.Value]; ok && s.Section != elf.SHN_UNDEF && elf.ST_BIND(s.Info) != elf.STB_LOCAL {
@@ -193,6 +208,9 @@ func capabilityDispatch(f *elf.File, syms, dyn []elf.Symbol, secs []section, a *
 		refs(code, u.start, worth, func(target uint64, how refKind) {
 			k, isFunc, isVarSlot := isSlot(target)
 			if isVarSlot || isVar(target) {
+				if u.probes {
+					return // asks the CPU and keeps the answer: no test of it
+				}
 				u.reads = u.reads || how != stored
 				u.writes = u.writes || how == stored
 				return
@@ -205,6 +223,9 @@ func capabilityDispatch(f *elf.File, syms, dyn []elf.Symbol, secs []section, a *
 				return
 			}
 			u.calls++
+			if u.probes && how == formed && units[j].installed && target == units[j].start {
+				return // the variant it installs after asking the CPU: no call of it
+			}
 			if how != branched && units[j].known && target == units[j].start {
 				u.tester = true // takes a variant's address: installs it, or compares a pointer with it
 			}
@@ -232,10 +253,13 @@ func capabilityDispatch(f *elf.File, syms, dyn []elf.Symbol, secs []section, a *
 
 	// A function that no code, data or export reaches never runs: its calls do not make a
 	// callee required (OpenSSL 3.0 keeps SHA3_absorb_cext, which nothing calls, and its SHA-3
-	// instructions reach no one).
+	// instructions reach no one). Without named variables the search knows less of the code
+	// (a stripped file's functions come from .eh_frame), so a function it sees no way to is
+	// not taken as never running.
+	named := len(names) > 0
 	qualifies := func(c int32) bool {
 		cu := units[c]
-		return cu.tester || cu.known || len(cu.callers) == 0 && !cu.external
+		return cu.tester || cu.known || named && len(cu.callers) == 0 && !cu.external
 	}
 	// The largest set of candidates whose every caller qualifies or is a candidate, then only
 	// those that a qualifying caller reaches through candidates (a cycle of candidates alone
@@ -248,7 +272,8 @@ func capabilityDispatch(f *elf.File, syms, dyn []elf.Symbol, secs []section, a *
 	}
 	candidate := make([]bool, len(units))
 	for i, u := range units {
-		candidate[i] = !u.known && !u.external && len(u.callers) > 0
+		// A function that asks the CPU runs on every CPU: it is not a variant.
+		candidate[i] = !u.known && !u.external && !u.probes && (len(u.callers) > 0 || u.installed)
 	}
 	var drop []int32
 	for i, u := range units {
@@ -276,6 +301,10 @@ func capabilityDispatch(f *elf.File, syms, dyn []elf.Symbol, secs []section, a *
 		if qualifies(int32(i)) {
 			next = append(next, int32(i))
 		}
+		if units[i].installed && candidate[i] && !reached[i] {
+			reached[i] = true
+			next = append(next, int32(i))
+		}
 	}
 	for len(next) > 0 {
 		c := next[len(next)-1]
@@ -301,6 +330,9 @@ func capabilityDispatch(f *elf.File, syms, dyn []elf.Symbol, secs []section, a *
 	if chosen == 1 {
 		plural = ""
 	}
+	if !named {
+		return funcs, fmt.Sprintf("%d function%s installed by code that asks the CPU for its features (CPUID), or reached only from code that reads what such code stores or from other code chosen for the CPU, count as chosen at run time (no symbol names a variable that keeps the CPU's features: a reading of the code alone)", chosen, plural)
+	}
 	return funcs, fmt.Sprintf("%d function%s reached only from code that reads %s, from other code chosen for the CPU or from code that nothing reaches count as chosen at run time", chosen, plural, strings.Join(names, " or "))
 }
 
@@ -320,4 +352,106 @@ func capabilityUnits(funcs []function) []unit {
 		units = append(units, unit{start: fn.start, end: fn.end, known: fn.dispatched})
 	}
 	return units
+}
+
+// span is a variable's bytes, [start, end).
+type span struct{ start, end uint64 }
+
+// spanSet returns a test of whether an address lies in one of spans, which it sorts.
+func spanSet(spans []span) func(uint64) bool {
+	if len(spans) == 0 {
+		return func(uint64) bool { return false }
+	}
+	slices.SortFunc(spans, func(a, b span) int { return cmp.Compare(a.start, b.start) })
+	merged := []span{spans[0]}
+	for _, s := range spans[1:] {
+		if last := &merged[len(merged)-1]; s.start <= last.end {
+			last.end = max(last.end, s.end)
+		} else {
+			merged = append(merged, s)
+		}
+	}
+	return func(addr uint64) bool {
+		i := sort.Search(len(merged), func(i int) bool { return merged[i].start > addr }) - 1
+		return i >= 0 && addr < merged[i].end
+	}
+}
+
+// Bounds of the search for cells without names, so that a hostile file cannot make it slow.
+const (
+	maxProbing = 64   // functions that ask the CPU
+	maxCells   = 4096 // cells they store to, and functions they install
+	cellBytes  = 8    // taken as stored by one store: a general register's width
+)
+
+// probedCells finds, in a file whose symbols name none of the variables above, the functions
+// that ask the CPU for its features (arch.follow) and marks them. Those that store a
+// function's address install a variant, as GCC's libcpp installs search_line_sse42 and
+// coreutils' cksum its PCLMUL code: probedCells returns the functions they install. The
+// others keep the answers, as static glibc's init_cpu_features does in its cpu_features and
+// libgcc's __cpu_indicator_init in __cpu_model: it returns the memory they store to. The
+// functions that ask are not testers themselves: they write and re-read the answers while
+// they compute them.
+func probedCells(a *arch, secs []section, units []unit) (cells []span, installs []uint64) {
+	if a.probeBytes == nil || a.follow == nil {
+		return nil, nil
+	}
+	follow, done := a.follow()
+	defer done()
+	decode, doneDecoding := a.decoder()
+	defer doneDecoding()
+	inCode := func(addr uint64) bool { return codeAt(secs, addr, addr+1) != nil }
+	probers := 0
+	for i := range units {
+		end := units[i].end
+		if i+1 < len(units) {
+			end = min(end, units[i+1].start)
+		}
+		code := codeAt(secs, units[i].start, end)
+		if !bytes.Contains(code, a.probeBytes) || !asks(a, decode, code, units[i].start) {
+			continue // most code: following its values decodes every instruction in full
+		}
+		probes, stored, installed := follow(code, units[i].start, inCode)
+		if !probes {
+			continue
+		}
+		if probers++; probers > maxProbing {
+			break
+		}
+		units[i].probes = true
+		if len(installed) > 0 {
+			// Installs a variant: it chooses, and what else it stores (a main that asks
+			// inline sets the program's options too) is not taken as the CPU's answers.
+			if len(installs)+len(installed) <= maxCells {
+				installs = append(installs, installed...)
+			}
+			continue
+		}
+		for _, c := range stored {
+			if len(cells) < maxCells {
+				cells = append(cells, span{c, c + cellBytes})
+			}
+		}
+	}
+	return cells, installs
+}
+
+// asks reports whether an instruction of code, a function's measured from its start, begins
+// with a.probeBytes.
+func asks(a *arch, decode decodeFunc, code []byte, pc uint64) bool {
+	ignore := func(string) {}
+	for off := 0; off < len(code); {
+		if bytes.HasPrefix(code[off:], a.probeBytes) {
+			return true
+		}
+		n, ok := 0, false
+		if a.baseline != nil {
+			n, ok = a.baseline(code[off:])
+		}
+		if !ok {
+			n, _ = decode(code[off:], pc+uint64(off), ignore)
+		}
+		off += max(n, 1)
+	}
+	return false
 }

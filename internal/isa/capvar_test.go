@@ -75,19 +75,67 @@ int main(void) {
 }
 `
 
+// installC asks the CPU itself, as GCC's libcpp and coreutils' cksum do, and keeps the variant
+// it chose in a function pointer; no variable has a name check knows.
+const installC = `
+#include <stdio.h>
+// __get_cpuid_count of <cpuid.h>, which optimised builds inline, whatever -fno-inline says.
+static inline __attribute__((always_inline)) unsigned leaf7_ebx(void) {
+	unsigned a = 7, b, c = 0, d;
+	__asm__("cpuid" : "+a"(a), "=b"(b), "+c"(c), "=d"(d));
+	return b;
+}
+__attribute__((noinline, target("avx2"))) void add8(int *d, const int *s, int n) {
+	for (int i = 0; i < n; i++) d[i] += s[i] * 3;
+}
+__attribute__((noinline)) void add1(int *d, const int *s, int n) {
+	for (int i = 0; i < n; i++) d[i] += s[i] * 3;
+}
+static void (*add)(int *, const int *, int);
+__attribute__((noinline)) void choose(void) {
+	add = add1;
+	if (leaf7_ebx() & (1 << 5)) // AVX2
+		add = add8;
+}
+int main(int argc, char **argv) {
+	int d[64] = {0}, s[64];
+	for (int i = 0; i < 64; i++) s[i] = i;
+	choose();
+	add(d, s, 64);
+#ifdef DIRECT
+	if (argc > 1) add8(d, s, 64);
+#endif
+	printf("%d\n", d[63]);
+	return 0;
+}
+`
+
 func TestCapabilityVariable(t *testing.T) {
+	const probed = "by code that asks the CPU for its features (CPUID), or reached only from code that reads what such code stores"
 	for _, tt := range []struct {
-		name, src, define, level, note string
+		name, src   string
+		flags       []string
+		level, note string
 	}{
-		{"tested", capvarC, "-DTESTED", "x86-64-v1", "reads OPENSSL_ia32cap_P"},
-		{"predicate", capvarC, "-DPREDICATE", "x86-64-v1", "reads OPENSSL_ia32cap_P"},
+		{"tested", capvarC, []string{"-DTESTED"}, "x86-64-v1", "reads OPENSSL_ia32cap_P"},
+		{"predicate", capvarC, []string{"-DPREDICATE"}, "x86-64-v1", "reads OPENSSL_ia32cap_P"},
 		// add1, reached only from add, still counts as chosen.
-		{"called directly too", capvarC, "-DDIRECT", "x86-64-v3", "1 function reached only"},
-		{"in a table too", capvarC, "-DTABLE", "x86-64-v3", ""},
-		{"__builtin_cpu_supports", builtinC, "-static", "x86-64-v1", "__cpu_model"},
+		{"called directly too", capvarC, []string{"-DDIRECT"}, "x86-64-v3", "1 function reached only"},
+		{"in a table too", capvarC, []string{"-DTABLE"}, "x86-64-v3", ""},
+		{"__builtin_cpu_supports", builtinC, []string{"-static"}, "x86-64-v1", "__cpu_model"},
+		// Without names, the memory that code asking the CPU stores to stands for the variables.
+		{"__builtin_cpu_supports, stripped", builtinC, []string{"-static", "-s"}, "x86-64-v1", probed},
+		{"installed after CPUID", installC, nil, "x86-64-v1", probed},
+		{"installed after CPUID, stripped", installC, []string{"-s"}, "x86-64-v1", probed},
+		// The variant is also called without a test, or all the code is built for AVX2.
+		{"installed and called directly", installC, []string{"-s", "-DDIRECT"}, "x86-64-v3", ""},
+		{"installed, all built for AVX2", installC, []string{"-s", "-march=haswell"}, "x86-64-v3", ""},
+		// helloC needs nothing of the CPU; static glibc brings its own variants (memcpy's, and
+		// the AVX-512 trampolines of its dynamic loader), which a stripped file no longer names.
+		{"static glibc, stripped", helloC, []string{"-static", "-s"}, "x86-64-v1", probed},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			r := analyzeFile(t, ctest.Build(t, ctest.GCC(t), tt.src, "-O3", "-fno-inline", tt.define))
+			r := analyzeFile(t, ctest.Build(t, ctest.GCC(t), tt.src, append([]string{"-O3", "-fno-inline"}, tt.flags...)...))
 			if r.Level != tt.level || Rank(r.DispatchedLevel) < Rank("x86-64-v3") {
 				t.Errorf("level %s, up to %s; want %s, up to x86-64-v3 or more (features %v)", r.Level, r.DispatchedLevel, tt.level, r.Features)
 			}

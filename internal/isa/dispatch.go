@@ -48,7 +48,10 @@ const (
 // objects marked; note says what limited the search, if anything. gapsAreData says that the
 // functions come from a symbol table, which names all code: the bytes outside every function
 // and label are padding or data (tables and constants of hand-written assembly), not code.
-func functions(f *elf.File, secs []section, a *arch, chosen []Range) (funcs []function, note string, gapsAreData bool) {
+// search, the capability search (capvar.go), gives the functions again with those it finds
+// chosen at run time marked too, and a note; it reads the whole code again, so the caller runs
+// it only where it can change the report.
+func functions(f *elf.File, secs []section, a *arch, chosen []Range) (funcs []function, note string, gapsAreData bool, search func() ([]function, string)) {
 	syms, _ := elfimage.Symbols(f) // a missing or broken table leaves .eh_frame
 	var ifuncs []uint64
 	var objects []function
@@ -129,11 +132,11 @@ func functions(f *elf.File, secs []section, a *arch, chosen []Range) (funcs []fu
 		}
 	}
 	reachNext(funcs, secs)
-	funcs, capNote := capabilityDispatch(f, syms, dyn, secs, a, funcs)
-	if capNote != "" {
-		note = strings.TrimPrefix(note+"; "+capNote, "; ")
+	search = func() ([]function, string) {
+		more, capNote := capabilityDispatch(f, syms, dyn, secs, a, slices.Clone(funcs))
+		return flatten(more), capNote
 	}
-	return flatten(funcs), note, gapsAreData
+	return flatten(funcs), note, gapsAreData, search
 }
 
 // stt_GNU_IFUNC is STT_GNU_IFUNC, which debug/elf knows only as STT_LOOS.

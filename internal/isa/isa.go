@@ -20,6 +20,7 @@ import (
 	"fmt"
 	"slices"
 	"sort"
+	"strings"
 
 	"github.com/portabin/portabin/internal/elfimage"
 	"github.com/portabin/portabin/internal/x86len"
@@ -117,8 +118,13 @@ type arch struct {
 	refs func() (refsFunc, func())
 	// variant reports whether a function name marks a CPU-specific variant (dispatch.go).
 	variant func(name string) bool
-	// probe is the feature of the instruction that asks the CPU what it has (CPUID).
-	probe string
+	// probe is the feature of the instruction that asks the CPU what it has (CPUID), and
+	// probeBytes its encoding, for a quick search.
+	probe      string
+	probeBytes []byte
+	// follow returns a followFunc for one goroutine's use (capvar.go), and a function to call
+	// when done with it; nil where the analysis does not follow values.
+	follow func() (followFunc, func())
 	// quiet features are counted but not listed: they probe the CPU rather than need it.
 	quiet map[string]bool
 }
@@ -158,6 +164,10 @@ type refsFunc func(code []byte, pc uint64, worth func(addr uint64) bool, visit f
 
 // decodeFunc classifies the instruction at the start of code, calling use for each feature it
 // needs, and returns its length; ok is false for bytes it cannot decode.
+// followFunc reads a function that may ask the CPU for its features: whether it does, the
+// cells it stores the answers to, and the functions whose addresses it stores.
+type followFunc func(code []byte, pc uint64, isCode func(uint64) bool) (probes bool, cells, installs []uint64)
+
 type decodeFunc func(code []byte, pc uint64, use func(feature string)) (size int, ok bool)
 
 // section is an executable section's bytes at its address.
@@ -198,32 +208,43 @@ func analyze(f *elf.File, a *arch, swept []*x86len.Sweep, chosen []Range) (*Repo
 	if truncated {
 		r.Notes = append(r.Notes, fmt.Sprintf("only the first %d MiB of code were analysed", maxCode>>20))
 	}
-	funcs, how, gapsAreData := functions(f, secs, a, chosen)
+	funcs, how, gapsAreData, search := functions(f, secs, a, chosen)
+	decode, done := a.decoder()
+	defer done()
+	measure := func(funcs []function) {
+		r.Counts, r.DispatchedCounts, r.Instructions, r.Undecoded = map[string]int{}, map[string]int{}, 0, 0
+		var counts map[string]int
+		use := func(feature string) { counts[feature]++ }
+		plain := walk(secs, funcs, a.baseline, func(code []byte, pc uint64, fn *function) int {
+			if fn == nil && gapsAreData || fn != nil && fn.data {
+				return len(code) // up to the next function
+			}
+			counts = r.Counts
+			if fn != nil && fn.dispatched {
+				counts = r.DispatchedCounts
+			}
+			size, ok := decode(code, pc, use)
+			if ok {
+				r.Instructions++
+			} else {
+				r.Undecoded += size
+			}
+			return size
+		})
+		r.Instructions += plain
+	}
+	measure(funcs)
+	// Code chosen at run time after a test of a capability variable matters only where the
+	// rest of the code needs something: then the search runs, and the code is measured again.
+	if len(sortedKeys(r.Counts, a)) > 0 {
+		if more, note := search(); note != "" {
+			measure(more)
+			how = strings.TrimPrefix(how+"; "+note, "; ")
+		}
+	}
 	if how != "" {
 		r.LevelNotes = append(r.LevelNotes, how)
 	}
-
-	var counts map[string]int
-	use := func(feature string) { counts[feature]++ }
-	decode, done := a.decoder()
-	defer done()
-	plain := walk(secs, funcs, a.baseline, func(code []byte, pc uint64, fn *function) int {
-		if fn == nil && gapsAreData || fn != nil && fn.data {
-			return len(code) // up to the next function
-		}
-		counts = r.Counts
-		if fn != nil && fn.dispatched {
-			counts = r.DispatchedCounts
-		}
-		size, ok := decode(code, pc, use)
-		if ok {
-			r.Instructions++
-		} else {
-			r.Undecoded += size
-		}
-		return size
-	})
-	r.Instructions += plain
 
 	required := maxLevel(a, r.Counts)
 	seen := max(required, maxLevel(a, r.DispatchedCounts))

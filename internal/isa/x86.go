@@ -2,6 +2,7 @@ package isa
 
 import (
 	"encoding/binary"
+	"slices"
 	"strings"
 
 	"golang.org/x/arch/x86/x86asm"
@@ -50,7 +51,15 @@ var x86Arch = &arch{
 		// OpenSSL's AES-NI, SSSE3 (vector-permutation and bit-sliced AES), SHA-extension and
 		// carry-less multiplication (GHASH with PCLMULQDQ) code.
 		"aesni", "vpaes", "bsaes", "shaext", "clmul"),
-	probe: "cpuid",
+	probe:      "cpuid",
+	probeBytes: []byte{0x0f, 0xa2},
+	follow: func() (followFunc, func()) {
+		memo := x86memo.Get()
+		follow := func(code []byte, pc uint64, isCode func(uint64) bool) (bool, []uint64, []uint64) {
+			return x86Follow(memo, code, pc, isCode)
+		}
+		return follow, func() { x86memo.Put(memo) }
+	},
 	quiet: map[string]bool{"cpuid": true, "xgetbv": true, "tzcnt": true, "undecoded-vex": true, "undecoded-evex": true},
 }
 
@@ -521,4 +530,113 @@ func mayReference(inst []byte, pc uint64, worth func(uint64) bool) bool {
 		return true
 	}
 	return n-p >= 9 && worth(binary.LittleEndian.Uint64(inst[n-8:]))
+}
+
+// x86Follow reads a function that may ask the CPU for its features (CPUID, XGETBV), following
+// the addresses of functions through its registers in the order of its instructions (a branch
+// does not reset them). probes says whether it asks at all; cells are the RIP-relative
+// addresses it stores anything else to, and installs the functions whose addresses it stores
+// to memory other than its own stack. A function passed in a register (to atexit, qsort) is
+// not installed.
+func x86Follow(memo *x86memo.Memo, code []byte, pc uint64, isCode func(uint64) bool) (probes bool, cells, installs []uint64) {
+	const maxAddrs = 4 // function addresses followed in one register
+	var addrs [16][]uint64
+	set := func(r int, fns []uint64) {
+		if r >= 0 {
+			addrs[r] = fns[:min(len(fns), maxAddrs)]
+		}
+	}
+	for off := 0; off < len(code); {
+		inst, err := memo.Decode(code[off:])
+		if err != nil || inst.Len == 0 {
+			off++
+			continue
+		}
+		next := pc + uint64(off+inst.Len)
+		off += inst.Len
+		dst, src := inst.Args[0], inst.Args[1]
+		var fns []uint64 // the function addresses the instruction writes to dst
+		switch {
+		case inst.Op == x86asm.CPUID || inst.Op == x86asm.XGETBV:
+			probes = true
+			set(0, nil) // rax, rcx, rdx, rbx: the answer
+			set(1, nil)
+			set(2, nil)
+			set(3, nil)
+			continue
+		case inst.Op == x86asm.CALL:
+			for _, r := range []int{0, 1, 2, 6, 7, 8, 9, 10, 11} { // the caller-saved registers
+				set(r, nil)
+			}
+			continue
+		case inst.Op == x86asm.LEA:
+			if m, ok := src.(x86asm.Mem); ok && m.Base == x86asm.RIP && isCode(next+uint64(m.Disp)) {
+				fns = []uint64{next + uint64(m.Disp)}
+			}
+		case inst.Op == x86asm.MOV:
+			if imm, ok := src.(x86asm.Imm); ok && isCode(uint64(imm)) {
+				fns = []uint64{uint64(imm)} // an address in code that is not position-independent
+			} else if r := gpr(src); r >= 0 {
+				fns = addrs[r]
+			}
+		case isCMOV(inst.Op):
+			if r, d := gpr(src), gpr(dst); r >= 0 && d >= 0 {
+				fns = append(slices.Clone(addrs[d]), addrs[r]...)
+			}
+		}
+		if !writesFirst(inst.Op) {
+			continue
+		}
+		switch d := dst.(type) {
+		case x86asm.Reg:
+			set(gpr(d), fns)
+		case x86asm.Mem:
+			switch {
+			case len(fns) > 0 && !onStack(d):
+				installs = append(installs, fns...)
+			case len(fns) == 0 && d.Base == x86asm.RIP:
+				cells = append(cells, next+uint64(d.Disp))
+			}
+		}
+	}
+	return probes, cells, installs
+}
+
+// gpr numbers a general register of any width as the 64-bit one it is part of (rax 0, rcx 1,
+// ... r15 15), or -1.
+func gpr(a x86asm.Arg) int {
+	r, ok := a.(x86asm.Reg)
+	switch {
+	case !ok:
+		return -1
+	case r >= x86asm.RAX && r <= x86asm.R15:
+		return int(r - x86asm.RAX)
+	case r >= x86asm.EAX && r <= x86asm.R15L:
+		return int(r - x86asm.EAX)
+	case r >= x86asm.AX && r <= x86asm.R15W:
+		return int(r - x86asm.AX)
+	case r >= x86asm.AL && r <= x86asm.BL:
+		return int(r - x86asm.AL)
+	case r >= x86asm.AH && r <= x86asm.BH:
+		return int(r - x86asm.AH) // the high bytes of rax, rcx, rdx, rbx
+	case r >= x86asm.SPB && r <= x86asm.R15B:
+		return int(r-x86asm.SPB) + 4
+	}
+	return -1
+}
+
+// onStack reports whether memory is addressed from the stack or frame pointer.
+func onStack(m x86asm.Mem) bool {
+	return gpr(m.Base) == 4 || gpr(m.Base) == 5
+}
+
+func isCMOV(op x86asm.Op) bool { return op >= x86asm.CMOVA && op <= x86asm.CMOVS }
+
+// writesFirst reports whether an instruction writes its first operand.
+func writesFirst(op x86asm.Op) bool {
+	switch op {
+	case x86asm.CMP, x86asm.TEST, x86asm.BT, x86asm.PUSH:
+		return false
+	}
+	return true
 }
