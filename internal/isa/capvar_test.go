@@ -2,6 +2,8 @@ package isa
 
 import (
 	"debug/elf"
+	"os/exec"
+	"slices"
 	"strings"
 	"testing"
 
@@ -135,12 +137,30 @@ func TestCapabilityVariable(t *testing.T) {
 		{"static glibc, stripped", helloC, []string{"-static", "-s"}, "x86-64-v1", probed},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			r := analyzeFile(t, ctest.Build(t, ctest.GCC(t), tt.src, append([]string{"-O3", "-fno-inline"}, tt.flags...)...))
+			exe := ctest.Build(t, ctest.GCC(t), tt.src, append([]string{"-O3", "-fno-inline"}, tt.flags...)...)
+			r := analyzeFile(t, exe)
 			if r.Level != tt.level || Rank(r.DispatchedLevel) < Rank("x86-64-v3") {
 				t.Errorf("level %s, up to %s; want %s, up to x86-64-v3 or more (features %v)", r.Level, r.DispatchedLevel, tt.level, r.Features)
 			}
 			if notes := strings.Join(r.LevelNotes, "\n"); !strings.Contains(notes, tt.note) {
 				t.Errorf("notes %q; want one that says %q", notes, tt.note)
+			}
+			// By behaviour: a program reported x86-64-v1 runs on QEMU's qemu64 CPU, which has
+			// no AVX; one that calls its AVX2 code without a test (given two arguments) does not.
+			qemu, err := exec.LookPath("qemu-x86_64-static")
+			if err != nil {
+				return // scripts/install-deps.sh installs qemu-user-static
+			}
+			run := func(args ...string) error {
+				return exec.Command(qemu, append([]string{"-cpu", "qemu64", exe}, args...)...).Run()
+			}
+			if tt.level == "x86-64-v1" {
+				if err := run(); err != nil {
+					t.Errorf("reported x86-64-v1, fails on qemu64: %v", err)
+				}
+			}
+			if slices.Contains(tt.flags, "-DDIRECT") && run("0", "direct") == nil {
+				t.Errorf("calls AVX2 code without a test, yet runs on qemu64")
 			}
 		})
 	}
