@@ -6,6 +6,8 @@ import (
 	"strings"
 
 	"golang.org/x/arch/arm64/arm64asm"
+
+	"github.com/portabin/portabin/internal/x86len"
 )
 
 // arm64asm knows the Armv8.0 instruction set only, so later extensions are recognised from their
@@ -24,7 +26,12 @@ var arm64Arch = &arch{
 	},
 	decoder:    func() (decodeFunc, func()) { return decodeARM64, func() {} },
 	references: arm64References,
-	refs:       func() (refsFunc, func()) { return arm64Refs, func() {} },
+	refs: func() (refsFunc, func()) {
+		refs := func(code []byte, pc uint64, _ *x86len.Sweep, _ int, worth func(uint64) bool, visit func(uint64, refKind)) {
+			arm64Refs(code, pc, worth, visit)
+		}
+		return refs, func() {}
+	},
 	variant: func(name string) bool {
 		return outlineAtomic.MatchString(name) || arm64Variant(name) || openSSLARMv8(name)
 	},

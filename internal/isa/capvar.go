@@ -6,7 +6,6 @@ import (
 	"debug/elf"
 	"fmt"
 	"slices"
-	"sort"
 	"strings"
 
 	"github.com/portabin/portabin/internal/elfimage"
@@ -113,8 +112,22 @@ func capabilityDispatch(f *elf.File, syms, dyn []elf.Symbol, secs []section, a *
 	for i, u := range units {
 		starts[u.start] = int32(i)
 	}
+	// unitAt is asked about every call and every address an instruction may hold: most lie
+	// outside the code, and the rest are found in a list of the starts alone.
+	unitStarts := make([]uint64, len(units))
+	unitsEnd := uint64(0)
+	for i, u := range units {
+		unitStarts[i] = u.start
+		unitsEnd = max(unitsEnd, u.end)
+	}
 	unitAt := func(addr uint64) int {
-		i := sort.Search(len(units), func(i int) bool { return units[i].start > addr }) - 1
+		if addr < unitStarts[0] || addr >= unitsEnd {
+			return -1
+		}
+		i, found := slices.BinarySearch(unitStarts, addr)
+		if !found {
+			i--
+		}
 		if i >= 0 && addr < units[i].end {
 			return i
 		}
@@ -128,6 +141,7 @@ func capabilityDispatch(f *elf.File, syms, dyn []elf.Symbol, secs []section, a *
 	slots := map[uint64]bool{}
 	funcSlots := map[uint64]int32{}
 	slotLo, slotHi := ^uint64(0), uint64(0) // bound both maps' keys, so most lookups need neither
+	var slotBits addrBits                   // and filter them: a .dynsym before the code widens the bounds
 	codeLo, codeHi := units[0].start, units[len(units)-1].start
 	pointer := func(slot, addr uint64) {
 		// Most words of data hold no address in code: the bounds spare them the lookup.
@@ -136,15 +150,17 @@ func capabilityDispatch(f *elf.File, syms, dyn []elf.Symbol, secs []section, a *
 				units[i].external = true
 				funcSlots[slot] = i
 				slotLo, slotHi = min(slotLo, slot), max(slotHi, slot)
+				slotBits.add(slot)
 			}
 		}
 		if isVar(addr) {
 			slots[slot] = true
 			slotLo, slotHi = min(slotLo, slot), max(slotHi, slot)
+			slotBits.add(slot)
 		}
 	}
 	isSlot := func(addr uint64) (funcSlot int32, isFunc, isVarSlot bool) {
-		if addr < slotLo || addr > slotHi {
+		if addr < slotLo || addr > slotHi || !slotBits.may(addr) {
 			return 0, false, false
 		}
 		funcSlot, isFunc = funcSlots[addr]
@@ -205,7 +221,8 @@ func capabilityDispatch(f *elf.File, syms, dyn []elf.Symbol, secs []section, a *
 		}
 		walkStart, walkEnd = u.start, end
 		code := codeAt(secs, u.start, end)
-		refs(code, u.start, worth, func(target uint64, how refKind) {
+		sw, at := sweepAt(secs, u.start)
+		refs(code, u.start, sw, at, worth, func(target uint64, how refKind) {
 			k, isFunc, isVarSlot := isSlot(target)
 			if isVarSlot || isVar(target) {
 				if u.probes {
@@ -354,6 +371,25 @@ func capabilityUnits(funcs []function) []unit {
 	return units
 }
 
+// addrBits filters addresses through 65,536 bits: a clear bit says that an address is none of
+// those added, without hashing into a map.
+type addrBits [1024]uint64
+
+func (b *addrBits) bit(addr uint64) (int, uint64) {
+	h := addr * 0x9e3779b97f4a7c15 >> 48
+	return int(h >> 6), 1 << (h & 63)
+}
+
+func (b *addrBits) add(addr uint64) {
+	w, m := b.bit(addr)
+	b[w] |= m
+}
+
+func (b *addrBits) may(addr uint64) bool {
+	w, m := b.bit(addr)
+	return b[w]&m != 0
+}
+
 // span is a variable's bytes, [start, end).
 type span struct{ start, end uint64 }
 
@@ -371,17 +407,25 @@ func spanSet(spans []span) func(uint64) bool {
 			merged = append(merged, s)
 		}
 	}
+	lo, hi := merged[0].start, merged[len(merged)-1].end
 	return func(addr uint64) bool {
-		i := sort.Search(len(merged), func(i int) bool { return merged[i].start > addr }) - 1
+		if addr < lo || addr >= hi {
+			return false // most addresses asked about, in a few instructions
+		}
+		i, found := slices.BinarySearchFunc(merged, addr, func(s span, a uint64) int { return cmp.Compare(s.start, a) })
+		if !found {
+			i--
+		}
 		return i >= 0 && addr < merged[i].end
 	}
 }
 
 // Bounds of the search for cells without names, so that a hostile file cannot make it slow.
 const (
-	maxProbing = 64   // functions that ask the CPU
-	maxCells   = 4096 // cells they store to, and functions they install
-	cellBytes  = 8    // taken as stored by one store: a general register's width
+	maxProbing = 64       // functions that ask the CPU
+	maxProber  = 64 << 10 // bytes of code of one: init_cpu_features has 4 KiB
+	maxCells   = 4096     // cells they store to, and functions they install
+	cellBytes  = 8        // taken as stored by one store: a general register's width
 )
 
 // probedCells finds, in a file whose symbols name none of the variables above, the functions
@@ -408,8 +452,11 @@ func probedCells(a *arch, secs []section, units []unit) (cells []span, installs 
 			end = min(end, units[i+1].start)
 		}
 		code := codeAt(secs, units[i].start, end)
-		if !bytes.Contains(code, a.probeBytes) || !asks(a, decode, code, units[i].start) {
-			continue // most code: following its values decodes every instruction in full
+		// Following values decodes every instruction in full: only where a function asks, and
+		// not through stretches too long for one function (code with no .eh_frame entry, as Go's
+		// in a program with cgo, makes one unit of everything up to the next).
+		if len(code) > maxProber || !bytes.Contains(code, a.probeBytes) || !asks(a, decode, code, units[i].start) {
+			continue
 		}
 		probes, stored, installed := follow(code, units[i].start, inCode)
 		if !probes {

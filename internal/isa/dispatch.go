@@ -9,6 +9,7 @@ import (
 	"github.com/ianlancetaylor/demangle"
 
 	"github.com/portabin/portabin/internal/elfimage"
+	"github.com/portabin/portabin/internal/x86len"
 )
 
 // Telling dispatched code apart is heuristic. Two signs are used:
@@ -227,6 +228,17 @@ func codeAt(secs []section, start, end uint64) []byte {
 		}
 	}
 	return nil
+}
+
+// sweepAt returns the earlier sweep of the section that holds addr, if any, and addr's offset
+// in it.
+func sweepAt(secs []section, addr uint64) (*x86len.Sweep, int) {
+	for _, s := range secs {
+		if addr >= s.addr && addr-s.addr < uint64(len(s.code)) && s.swept != nil {
+			return s.swept, int(addr - s.addr)
+		}
+	}
+	return nil, 0
 }
 
 // irelativeResolvers returns the resolver addresses named by IRELATIVE relocations.

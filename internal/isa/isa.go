@@ -160,7 +160,9 @@ const (
 
 // refsFunc calls visit with the addresses that code at pc forms, loads from, stores to,
 // branches to or calls. It may leave out addresses that worth rejects, which saves decoding.
-type refsFunc func(code []byte, pc uint64, worth func(addr uint64) bool, visit func(addr uint64, how refKind))
+// sw, when not nil, is the sweep of code's section, where code starts at sw.Code[at]: where
+// it started an instruction at code's start, its starts give the instructions' lengths.
+type refsFunc func(code []byte, pc uint64, sw *x86len.Sweep, at int, worth func(addr uint64) bool, visit func(addr uint64, how refKind))
 
 // decodeFunc classifies the instruction at the start of code, calling use for each feature it
 // needs, and returns its length; ok is false for bytes it cannot decode.

@@ -14,6 +14,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/portabin/portabin/internal/ctest"
 	"github.com/portabin/portabin/internal/sysscan"
+	"github.com/portabin/portabin/internal/x86len"
 	"github.com/portabin/portabin/internal/x86memo"
 )
 
@@ -496,19 +497,35 @@ func TestRefs(t *testing.T) {
 		addr uint64
 		how  refKind
 	}
-	collect := func(refs refsFunc, code []byte, pc uint64) []ref {
+	collectSwept := func(refs refsFunc, code []byte, pc uint64, sw *x86len.Sweep) []ref {
 		var out []ref
 		all := func(uint64) bool { return true }
-		refs(code, pc, all, func(addr uint64, how refKind) { out = append(out, ref{addr, how}) })
+		refs(code, pc, sw, 0, all, func(addr uint64, how refKind) { out = append(out, ref{addr, how}) })
 		return out
 	}
-	// mov 0x10(%rip),%eax; call .+0x25; mov %eax,0x8(%rip); lea 0x4(%rip),%rdx
+	collect := func(refs refsFunc, code []byte, pc uint64) []ref { return collectSwept(refs, code, pc, nil) }
+	// mov 0x10(%rip),%eax; call .+0x25; mov %eax,0x8(%rip); lea 0x4(%rip),%rdx; movdqa
+	// 0x20(%rip),%xmm0; vpaddd 0x10(%rip),%ymm1,%ymm2 (which x86asm does not decode: its
+	// operand goes unseen)
 	x86refs, done := x86Arch.refs()
 	defer done()
-	x86 := collect(x86refs, []byte{0x8b, 0x05, 0x10, 0, 0, 0, 0xe8, 0x20, 0, 0, 0, 0x89, 0x05, 0x08, 0, 0, 0,
-		0x48, 0x8d, 0x15, 0x04, 0, 0, 0}, 0x401000)
-	if want := []ref{{0x401016, loaded}, {0x40102b, branched}, {0x401019, stored}, {0x40101c, formed}}; !slices.Equal(x86, want) {
+	code := []byte{0x8b, 0x05, 0x10, 0, 0, 0, 0xe8, 0x20, 0, 0, 0, 0x89, 0x05, 0x08, 0, 0, 0,
+		0x48, 0x8d, 0x15, 0x04, 0, 0, 0, 0x66, 0x0f, 0x6f, 0x05, 0x20, 0, 0, 0, 0xc5, 0xf5, 0xfe, 0x15, 0x10, 0, 0, 0}
+	x86 := collect(x86refs, code, 0x401000)
+	if want := []ref{{0x401016, loaded}, {0x40102b, branched}, {0x401019, stored}, {0x40101c, formed},
+		{0x401040, loaded}}; !slices.Equal(x86, want) {
 		t.Errorf("x86: got %#x, want %#x", x86, want)
+	}
+	// The same with the lengths from a sweep, which marks the baseline instructions.
+	sw := &x86len.Sweep{Addr: 0x401000, Code: code, Starts: make([]uint64, 1), Baseline: make([]uint64, 1)}
+	for _, at := range []int{0, 6, 11, 17, 24, 32} {
+		sw.Starts[0] |= 1 << at
+		if at < 24 {
+			sw.Baseline[0] |= 1 << at
+		}
+	}
+	if swept := collectSwept(x86refs, code, 0x401000, sw); !slices.Equal(swept, x86) {
+		t.Errorf("x86 with a sweep: got %#x, want %#x", swept, x86)
 	}
 	// adrp x0, .+0x1000; ldr w1, [x0, #0x10]; bl .+0x100; b.eq .-8; str w1, [x0, #0x8]
 	armrefs, _ := arm64Arch.refs()

@@ -37,8 +37,8 @@ var x86Arch = &arch{
 	references: x86References,
 	refs: func() (refsFunc, func()) {
 		memo := x86memo.Get()
-		refs := func(code []byte, pc uint64, worth func(uint64) bool, visit func(uint64, refKind)) {
-			x86Refs(memo, code, pc, worth, visit)
+		refs := func(code []byte, pc uint64, sw *x86len.Sweep, at int, worth func(uint64) bool, visit func(uint64, refKind)) {
+			x86Refs(memo, code, pc, sw, at, worth, visit)
 		}
 		return refs, func() { x86memo.Put(memo) }
 	},
@@ -440,20 +440,32 @@ func x86References(code []byte, pc uint64) []uint64 {
 // instructions in code that worth accepts (the rest are only measured). Baseline branches are
 // read directly; other baseline instructions go to the decoder only when a RIP-relative
 // displacement or an immediate they might hold is worth it, and the rest always do.
-func x86Refs(memo *x86memo.Memo, code []byte, pc uint64, worth func(uint64) bool, visit func(addr uint64, how refKind)) {
+func x86Refs(memo *x86memo.Memo, code []byte, pc uint64, sw *x86len.Sweep, at int, worth func(uint64) bool, visit func(addr uint64, how refKind)) {
+	swept := sw != nil && sw.Started(at)
 	for off := 0; off < len(code); {
-		at := pc + uint64(off)
-		n, plain := x86len.Baseline(code[off:])
-		if plain {
+		here := pc + uint64(off)
+		var n int
+		var plain bool
+		if swept {
+			// The section's sweep started here too, and measured the same instructions.
+			n, plain = sw.NextStart(at+off)-(at+off), sw.Measured(at+off)
+			if off+n > len(code) {
+				swept = false // an instruction across the end: measure it, as below
+			}
+		}
+		if !swept {
+			n, plain = x86len.Baseline(code[off:])
+		}
+		if plain || swept && !relative(code[off:off+n]) {
 			inst := code[off : off+n]
-			if target, ok := plainBranch(inst, at); ok {
+			if target, ok := plainBranch(inst, here); ok {
 				if worth(target) {
 					visit(target, branched)
 				}
 				off += n
 				continue
 			}
-			if !mayReference(inst, at, worth) {
+			if !mayReference(inst, here, worth) {
 				off += n
 				continue
 			}
@@ -463,7 +475,10 @@ func x86Refs(memo *x86memo.Memo, code []byte, pc uint64, worth func(uint64) bool
 			off += max(n, 1)
 			continue
 		}
-		next := at + uint64(inst.Len)
+		if swept && inst.Len != n {
+			swept = false // the sweep read these bytes otherwise: measure from here on
+		}
+		next := here + uint64(inst.Len)
 		for i, arg := range inst.Args {
 			switch arg := arg.(type) {
 			case x86asm.Rel:
@@ -486,6 +501,31 @@ func x86Refs(memo *x86memo.Memo, code []byte, pc uint64, worth func(uint64) bool
 		off += inst.Len
 	}
 }
+
+// relative reports whether inst may branch to an address it holds relative to its end (jcc,
+// jmp, call, loop, jrcxz, xbegin), after any prefixes; the only other addresses an instruction
+// holds are RIP-relative operands and immediates, which mayReference finds.
+func relative(inst []byte) bool {
+	p := 0
+	for p < len(inst) && (isLegacyPrefix[inst[p]] || inst[p]&0xf0 == 0x40) {
+		p++
+	}
+	if p >= len(inst) {
+		return true // nothing but prefixes: let the decoder say
+	}
+	switch op := inst[p]; {
+	case op >= 0x70 && op <= 0x7f, op >= 0xe0 && op <= 0xe3, op == 0xe8, op == 0xe9, op == 0xeb:
+		return true
+	case op == 0x0f:
+		return p+1 >= len(inst) || inst[p+1]&0xf0 == 0x80
+	case op == 0xc7:
+		return p+1 >= len(inst) || inst[p+1] == 0xf8
+	}
+	return false
+}
+
+var isLegacyPrefix = [256]bool{0xf0: true, 0xf2: true, 0xf3: true, 0x2e: true, 0x36: true, 0x3e: true,
+	0x26: true, 0x64: true, 0x65: true, 0x66: true, 0x67: true}
 
 // opcodeAt skips the prefixes and REX byte that baseline instructions may have.
 func opcodeAt(inst []byte) int {

@@ -62,6 +62,14 @@ func (s *Sweep) Run(off, limit int) (n, end int) {
 	return s.count(off, last), last
 }
 
+// Started reports whether the sweep started an instruction at Code[i]; Measured, whether it
+// is one that Baseline measures, ending where the next one starts.
+func (s *Sweep) Started(i int) bool  { return i >= 0 && s.bit(s.Starts, i) }
+func (s *Sweep) Measured(i int) bool { return i >= 0 && s.bit(s.Baseline, i) }
+
+// NextStart is the first start after i, or the end of the code.
+func (s *Sweep) NextStart(i int) int { return s.next(i + 1) }
+
 func (s *Sweep) bit(words []uint64, i int) bool {
 	return i>>6 < len(words) && words[i>>6]&(1<<(i&63)) != 0
 }
