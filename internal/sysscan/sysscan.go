@@ -24,6 +24,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/portabin/portabin/internal/addrfilter"
 	"github.com/portabin/portabin/internal/elfimage"
 	"github.com/portabin/portabin/internal/x86len"
 	"github.com/portabin/portabin/internal/x86memo"
@@ -775,37 +776,19 @@ func (p *program) indexUnits() (entering []int, calls []callRef) {
 
 // callersOf lists, in order, the units that call or jump to any of fns.
 func callersOf(calls []callRef, fns map[uint64]bool) []int {
-	var filter addrFilter
+	var filter addrfilter.Filter
 	for fn, ok := range fns {
 		if ok {
-			filter.add(fn)
+			filter.Add(fn)
 		}
 	}
 	var us []int
 	for _, c := range calls {
-		if filter.mayHave(c.target) && fns[c.target] && (len(us) == 0 || us[len(us)-1] != c.unit) {
+		if filter.MayHave(c.target) && fns[c.target] && (len(us) == 0 || us[len(us)-1] != c.unit) {
 			us = append(us, c.unit)
 		}
 	}
 	return us
-}
-
-// addrFilter tells, without hashing into a map, that most addresses are not among a few: the
-// calls of a large program, tens of millions, are looked up in the handful of functions that
-// make system calls, in every round of the analysis. One bit in 4096 stands for each address
-// added; an address whose bit is set may be among them.
-type addrFilter [64]uint64
-
-func filterBit(addr uint64) uint64 { return addr * 0x9e3779b97f4a7c15 >> 52 }
-
-func (f *addrFilter) add(addr uint64) {
-	b := filterBit(addr)
-	f[b>>6] |= 1 << (b & 63)
-}
-
-func (f *addrFilter) mayHave(addr uint64) bool {
-	b := filterBit(addr)
-	return f[b>>6]&(1<<(b&63)) != 0
 }
 
 func (p *program) runUnit(z *analyzer, u int) []site {
@@ -958,9 +941,9 @@ func (p *program) result(tramps map[uint64][]loc, sites []site, calls []callRef)
 	// calls come in the order of their units, and consts after them, so a caller already
 	// listed for fn is the last one: checking it keeps the lists free of repeats in one pass,
 	// however many calls a hostile file makes to one function.
-	var sited addrFilter
+	var sited addrfilter.Filter
 	for fn := range res.Callers {
-		sited.add(fn)
+		sited.Add(fn)
 	}
 	addCaller := func(fn, from uint64) {
 		if list, ok := res.Callers[fn]; ok && (len(list) == 0 || list[len(list)-1] != from) {
@@ -968,13 +951,13 @@ func (p *program) result(tramps map[uint64][]loc, sites []site, calls []callRef)
 		}
 	}
 	for _, c := range calls {
-		if sited.mayHave(c.target) {
+		if sited.MayHave(c.target) {
 			addCaller(c.target, p.units[c.unit].from)
 		}
 	}
 	for _, sec := range p.secs {
 		for _, c := range sec.sum.consts {
-			if sited.mayHave(c.target) {
+			if sited.MayHave(c.target) {
 				addCaller(c.target, 0)
 			}
 		}

@@ -1,30 +1,30 @@
-package sysscan
+package addrfilter
 
 import (
 	"math/rand"
 	"testing"
 )
 
-// An addrFilter may say yes to an address it was not given, never no to one it was.
-func TestAddrFilter(t *testing.T) {
+// A Filter may say yes to an address it was not given, never no to one it was.
+func TestFilter(t *testing.T) {
 	rng := rand.New(rand.NewSource(5))
 	for _, n := range []int{0, 1, 10, 1000, 100000} {
-		var f addrFilter
+		var f Filter
 		added := map[uint64]bool{}
 		for range n {
 			a := rng.Uint64() >> uint(rng.Intn(64))
-			f.add(a)
+			f.Add(a)
 			added[a] = true
 		}
 		for a := range added {
-			if !f.mayHave(a) {
+			if !f.MayHave(a) {
 				t.Fatalf("%d addresses: %#x was added, mayHave says no", n, a)
 			}
 		}
 		if n <= 10 {
 			yes := 0
 			for range 10000 {
-				if a := rng.Uint64(); !added[a] && f.mayHave(a) {
+				if a := rng.Uint64(); !added[a] && f.MayHave(a) {
 					yes++
 				}
 			}
