@@ -8,7 +8,9 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/portabin/portabin/internal/addrfilter"
 	"github.com/portabin/portabin/internal/elfimage"
+	"github.com/portabin/portabin/internal/x86len"
 )
 
 // Some libraries pick their CPU variants in plain code rather than through IFUNC: they keep the
@@ -108,18 +110,15 @@ func capabilityDispatch(f *elf.File, syms, dyn []elf.Symbol, secs []section, a *
 	}
 	isVar := spanSet(vars)
 
-	starts := make(map[uint64]int32, len(units))
-	for i, u := range units {
-		starts[u.start] = int32(i)
-	}
-	// unitAt is asked about every call and every address an instruction may hold: most lie
-	// outside the code, and the rest are found in a list of the starts alone.
+	// The units' starts, in order: unitAt and startOf are asked about every call, every address
+	// an instruction may hold and every word of data, most of them outside the code.
 	unitStarts := make([]uint64, len(units))
 	unitsEnd := uint64(0)
 	for i, u := range units {
 		unitStarts[i] = u.start
 		unitsEnd = max(unitsEnd, u.end)
 	}
+	// unitAt returns the unit holding addr, or -1.
 	unitAt := func(addr uint64) int {
 		if addr < unitStarts[0] || addr >= unitsEnd {
 			return -1
@@ -133,6 +132,14 @@ func capabilityDispatch(f *elf.File, syms, dyn []elf.Symbol, secs []section, a *
 		}
 		return -1
 	}
+	// startOf returns the unit that starts at addr.
+	startOf := func(addr uint64) (int32, bool) {
+		if addr < unitStarts[0] || addr > unitStarts[len(unitStarts)-1] {
+			return 0, false
+		}
+		i, found := slices.BinarySearch(unitStarts, addr)
+		return int32(i), found
+	}
 	// Pointers in data: function tables, init arrays, GOT slots. The functions they name are
 	// reached in ways the search cannot see. A slot that holds a capability variable's address
 	// makes a load through it a read of the variable, and one that holds a function's address
@@ -141,41 +148,37 @@ func capabilityDispatch(f *elf.File, syms, dyn []elf.Symbol, secs []section, a *
 	slots := map[uint64]bool{}
 	funcSlots := map[uint64]int32{}
 	slotLo, slotHi := ^uint64(0), uint64(0) // bound both maps' keys, so most lookups need neither
-	var slotBits addrBits                   // and filter them: a .dynsym before the code widens the bounds
-	codeLo, codeHi := units[0].start, units[len(units)-1].start
+	var slotBits addrfilter.Filter          // and filter them: a .dynsym before the code widens them
 	pointer := func(slot, addr uint64) {
-		// Most words of data hold no address in code: the bounds spare them the lookup.
-		if addr >= codeLo && addr <= codeHi {
-			if i, ok := starts[addr]; ok {
-				units[i].external = true
-				funcSlots[slot] = i
-				slotLo, slotHi = min(slotLo, slot), max(slotHi, slot)
-				slotBits.add(slot)
-			}
+		if i, ok := startOf(addr); ok {
+			units[i].external = true
+			funcSlots[slot] = i
+			slotLo, slotHi = min(slotLo, slot), max(slotHi, slot)
+			slotBits.Add(slot)
 		}
 		if isVar(addr) {
 			slots[slot] = true
 			slotLo, slotHi = min(slotLo, slot), max(slotHi, slot)
-			slotBits.add(slot)
+			slotBits.Add(slot)
 		}
 	}
 	isSlot := func(addr uint64) (funcSlot int32, isFunc, isVarSlot bool) {
-		if addr < slotLo || addr > slotHi || !slotBits.may(addr) {
+		if addr < slotLo || addr > slotHi || !slotBits.MayHave(addr) {
 			return 0, false, false
 		}
 		funcSlot, isFunc = funcSlots[addr]
 		return funcSlot, isFunc, slots[addr]
 	}
-	if i, ok := starts[f.Entry]; ok {
+	if i, ok := startOf(f.Entry); ok {
 		units[i].external = true
 	}
 	for _, addr := range installs {
-		if i, ok := starts[addr]; ok {
+		if i, ok := startOf(addr); ok {
 			units[i].installed = true
 		}
 	}
 	for _, s := range dyn {
-		if i, ok := starts[s.Value]; ok && s.Section != elf.SHN_UNDEF && elf.ST_BIND(s.Info) != elf.STB_LOCAL {
+		if i, ok := startOf(s.Value); ok && s.Section != elf.SHN_UNDEF && elf.ST_BIND(s.Info) != elf.STB_LOCAL {
 			units[i].external = true
 		}
 	}
@@ -214,14 +217,8 @@ func capabilityDispatch(f *elf.File, syms, dyn []elf.Symbol, secs []section, a *
 	}
 	for i := range units {
 		u := &units[i]
-		// Up to the next unit only: nested symbols would otherwise make the walk quadratic.
-		end := u.end
-		if i+1 < len(units) {
-			end = min(end, units[i+1].start)
-		}
-		walkStart, walkEnd = u.start, end
-		code := codeAt(secs, u.start, end)
-		sw, at := sweepAt(secs, u.start)
+		code, sw, at := unitCode(secs, units, i)
+		walkStart, walkEnd = u.start, u.start+uint64(len(code))
 		refs(code, u.start, sw, at, worth, func(target uint64, how refKind) {
 			k, isFunc, isVarSlot := isSlot(target)
 			if isVarSlot || isVar(target) {
@@ -353,6 +350,21 @@ func capabilityDispatch(f *elf.File, syms, dyn []elf.Symbol, secs []section, a *
 	return funcs, fmt.Sprintf("%d function%s reached only from code that reads %s, from other code chosen for the CPU or from code that nothing reaches count as chosen at run time", chosen, plural, strings.Join(names, " or "))
 }
 
+// unitCode returns the code of units[i], up to the next unit's start (nested symbols would
+// otherwise make the walks over them quadratic), with its section's earlier sweep, if any,
+// and the code's offset there.
+func unitCode(secs []section, units []unit, i int) (code []byte, sw *x86len.Sweep, at int) {
+	end := units[i].end
+	if i+1 < len(units) {
+		end = min(end, units[i+1].start)
+	}
+	s := sectionOf(secs, units[i].start)
+	if s == nil {
+		return nil, nil, 0
+	}
+	return codeAt(secs, units[i].start, end), s.swept, int(units[i].start - s.addr)
+}
+
 // capabilityUnits turns the code of funcs, sorted and sized by reachNext, into units, one per
 // start address: the largest end, known if any symbol there is.
 func capabilityUnits(funcs []function) []unit {
@@ -369,25 +381,6 @@ func capabilityUnits(funcs []function) []unit {
 		units = append(units, unit{start: fn.start, end: fn.end, known: fn.dispatched})
 	}
 	return units
-}
-
-// addrBits filters addresses through 65,536 bits: a clear bit says that an address is none of
-// those added, without hashing into a map.
-type addrBits [1024]uint64
-
-func (b *addrBits) bit(addr uint64) (int, uint64) {
-	h := addr * 0x9e3779b97f4a7c15 >> 48
-	return int(h >> 6), 1 << (h & 63)
-}
-
-func (b *addrBits) add(addr uint64) {
-	w, m := b.bit(addr)
-	b[w] |= m
-}
-
-func (b *addrBits) may(addr uint64) bool {
-	w, m := b.bit(addr)
-	return b[w]&m != 0
 }
 
 // span is a variable's bytes, [start, end).
@@ -444,21 +437,17 @@ func probedCells(a *arch, secs []section, units []unit) (cells []span, installs 
 	defer done()
 	decode, doneDecoding := a.decoder()
 	defer doneDecoding()
-	inCode := func(addr uint64) bool { return codeAt(secs, addr, addr+1) != nil }
+	isCode := func(addr uint64) bool { return inCode(secs, addr) }
 	probers := 0
 	for i := range units {
-		end := units[i].end
-		if i+1 < len(units) {
-			end = min(end, units[i+1].start)
-		}
-		code := codeAt(secs, units[i].start, end)
+		code, _, _ := unitCode(secs, units, i)
 		// Following values decodes every instruction in full: only where a function asks, and
 		// not through stretches too long for one function (code with no .eh_frame entry, as Go's
 		// in a program with cgo, makes one unit of everything up to the next).
 		if len(code) > maxProber || !bytes.Contains(code, a.probeBytes) || !asks(a, decode, code, units[i].start) {
 			continue
 		}
-		probes, stored, installed := follow(code, units[i].start, inCode)
+		probes, stored, installed := follow(code, units[i].start, isCode)
 		if !probes {
 			continue
 		}

@@ -9,7 +9,6 @@ import (
 	"github.com/ianlancetaylor/demangle"
 
 	"github.com/portabin/portabin/internal/elfimage"
-	"github.com/portabin/portabin/internal/x86len"
 )
 
 // Telling dispatched code apart is heuristic. Two signs are used:
@@ -202,43 +201,39 @@ func flatten(funcs []function) []function {
 }
 
 func inCode(secs []section, addr uint64) bool {
-	return sectionEnd(secs, addr) != 0
+	return sectionOf(secs, addr) != nil
+}
+
+// sectionOf returns the code section holding addr, nil if none does.
+func sectionOf(secs []section, addr uint64) *section {
+	for i := range secs {
+		if addr >= secs[i].addr && addr-secs[i].addr < uint64(len(secs[i].code)) {
+			return &secs[i]
+		}
+	}
+	return nil
 }
 
 // sectionEnd returns the end of the code section holding addr, 0 if none does.
 func sectionEnd(secs []section, addr uint64) uint64 {
-	for _, s := range secs {
-		if addr >= s.addr && addr-s.addr < uint64(len(s.code)) {
-			return s.addr + uint64(len(s.code))
-		}
+	if s := sectionOf(secs, addr); s != nil {
+		return s.addr + uint64(len(s.code))
 	}
 	return 0
 }
 
 // codeAt returns the code bytes in [start, end), clipped to the section holding start.
 func codeAt(secs []section, start, end uint64) []byte {
-	for _, s := range secs {
-		if start >= s.addr && start-s.addr < uint64(len(s.code)) {
-			off := start - s.addr
-			n := uint64(len(s.code)) - off
-			if end > start && end-start < n {
-				n = end - start
-			}
-			return s.code[off : off+n]
-		}
+	s := sectionOf(secs, start)
+	if s == nil {
+		return nil
 	}
-	return nil
-}
-
-// sweepAt returns the earlier sweep of the section that holds addr, if any, and addr's offset
-// in it.
-func sweepAt(secs []section, addr uint64) (*x86len.Sweep, int) {
-	for _, s := range secs {
-		if addr >= s.addr && addr-s.addr < uint64(len(s.code)) && s.swept != nil {
-			return s.swept, int(addr - s.addr)
-		}
+	off := start - s.addr
+	n := uint64(len(s.code)) - off
+	if end > start && end-start < n {
+		n = end - start
 	}
-	return nil, 0
+	return s.code[off : off+n]
 }
 
 // irelativeResolvers returns the resolver addresses named by IRELATIVE relocations.
