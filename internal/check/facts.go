@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"fmt"
+	"maps"
 	"os"
 	"slices"
 	"strings"
@@ -166,45 +167,35 @@ func elfFacts(f *elf.File, path string, info *elfinfo.Info) *ELFFacts {
 	return e
 }
 
-// symbolVersions groups f's versioned dynamic symbols by version index and hidden bit.
+// symbolVersions groups f's versioned dynamic symbols by version index and hidden bit, in the
+// order readelf -V numbers the versions, the hidden symbols of a version after the rest.
 func symbolVersions(f *elf.File) []SymbolVersion {
 	syms, err := elfimage.DynamicSymbols(f)
 	if err != nil {
 		return nil
 	}
-	// A version's key is its index, the order readelf -V numbers them in, with the hidden
-	// symbols of a version after the rest.
-	key := func(v elf.VersionIndex) int {
-		k := int(v.Index()) << 1
-		if v.IsHidden() {
-			k |= 1
-		}
-		return k
-	}
-	at := map[int]int{}
-	var out []SymbolVersion
+	groups := map[int]*SymbolVersion{}
 	for _, s := range syms {
-		if !s.HasVersion || s.VersionIndex.Index() < 2 || s.Version == "" {
+		v := s.VersionIndex
+		if !s.HasVersion || v.Index() < 2 || s.Version == "" {
 			continue // *local*, *global*, or an index that names no version
 		}
-		i, ok := at[key(s.VersionIndex)]
-		if !ok {
-			i = len(out)
-			at[key(s.VersionIndex)] = i
-			out = append(out, SymbolVersion{Version: s.Version, File: s.Library, Hidden: s.VersionIndex.IsHidden()})
+		key := int(v.Index()) << 1
+		if v.IsHidden() {
+			key |= 1
 		}
-		out[i].Symbols = append(out[i].Symbols, s.Name)
+		g := groups[key]
+		if g == nil {
+			g = &SymbolVersion{Version: s.Version, File: s.Library, Hidden: v.IsHidden()}
+			groups[key] = g
+		}
+		g.Symbols = append(g.Symbols, s.Name)
 	}
-	order := make([]int, 0, len(at))
-	for k := range at {
-		order = append(order, k)
+	var out []SymbolVersion
+	for _, key := range slices.Sorted(maps.Keys(groups)) {
+		out = append(out, *groups[key])
 	}
-	slices.Sort(order)
-	sorted := make([]SymbolVersion, 0, len(out))
-	for _, k := range order {
-		sorted = append(sorted, out[at[k]])
-	}
-	return sorted
+	return out
 }
 
 func segmentFlags(f elf.ProgFlag) string {
